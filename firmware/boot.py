@@ -1,0 +1,204 @@
+# Boot: open the board, bring up every device (recording which answered),
+# start acquisition and the firmware's asyncio tasks, report health.
+#
+# Task ownership (one owner per resource, documented timing):
+#   acquisition   every 10 ms   owns the AFE drivers' rings and sample arrays
+#   inlet_meter   every 1 s     owns the ADE9000 register reads (its own DSP)
+#   environment   every 2 s     owns the SHT4x and NTC drivers
+#   outlets       on command    owns the switch drivers (coil pulses, feedback)
+#   status        every 5 s     console line (only when a console is given)
+import asyncio
+from boardconfig.board import open_board
+from firmware.clock import RealClock, VirtualClock
+from firmware.events import EventLog
+from firmware.health import Health
+from firmware.acquisition import Acquisition
+from firmware.outlets import Outlets
+from firmware import codes
+
+STATUS_PERIOD_MS = 5000
+FW_VERSION = "0.1.0"
+
+
+class Pdu:
+    def __init__(self, board="sim24", *, virtual=False, clock=None, console=None, power_on="all",
+                 stagger_ms=250, **sim_opts):
+        self.clock = clock or (VirtualClock() if virtual else RealClock())
+        self.console = console
+        self.power_on = power_on
+        self.stagger_ms = stagger_ms
+        self.events = EventLog(self.clock)
+        self.health = Health()
+        if "realtime" not in sim_opts:
+            sim_opts["realtime"] = not self.clock.virtual
+        self.board = open_board(board, clock=self.clock, **sim_opts) if _is_sim(board) else open_board(board)
+        self.inlet = {"p_w": None, "f_hz": None, "vrms": None, "irms": None}
+        self.env = {}
+        self.tasks = []
+        self._bring_up()
+
+    # --- devices ------------------------------------------------------------------
+    def _try(self, name, part, make):
+        try:
+            drv = make()
+        except Exception as e:  # a missing chip degrades the PDU; it must not stop it
+            self.health.add(name, part, None, e)
+            self.events.emit(codes.EV_DEVICE_FAULT, codes.SEV_ALARM, name, {"part": part, "error": str(e)})
+            return None
+        self.health.add(name, part, drv)
+        return drv
+
+    def _bring_up(self):
+        b = self.board
+        from drivers.ads131m04 import ADS131M04
+        from drivers.ade9000 import ADE9000
+        from drivers.fram import FRAM
+        from drivers.sht4x import SHT4x
+        from drivers.ntc import NTC
+        from drivers.switch import Switches
+
+        self.adcs = []
+        for name, s in b.chips("ads131m04"):
+            def mk(name=name, s=s):
+                d = ADS131M04(b.spi(s["bus"]), b.out_pin(s["cs"], 1), b.in_pin(s["drdy"]),
+                              b.out_pin(s["sync_reset"], 1), name=name)
+                d.begin(osr=b.desc.ADC_OSR)
+                return d
+            d = self._try(name, "ads131m04", mk)
+            if d is not None:
+                self.adcs.append(d)
+        self.ade = None
+        for name, s in b.chips("ade9000"):
+            def mk(name=name, s=s):
+                d = ADE9000(b.spi(s["bus"]), b.out_pin(s["cs"], 1), irq0=b.in_pin(s["irq0"]),
+                            irq1=b.in_pin(s["irq1"]), reset=b.out_pin(s["reset"], 1), name=name,
+                            pga_gain=s["pga_gain"], v_divider=s["v_divider"], ct_ratio=s["ct_ratio"],
+                            ct_burden=s["ct_burden"])
+                d.begin(f_nom=b.desc.RATINGS["f_nom"])
+                return d
+            self.ade = self._try(name, "ade9000", mk)
+        self.fram = None
+        for name, s in b.chips("mb85rs"):
+            def mk(s=s, name=name):
+                d = FRAM(b.spi(s["bus"]), b.out_pin(s["cs"], 1), size=s["size"], name=name)
+                d.begin()
+                return d
+            self.fram = self._try(name, "mb85rs", mk)
+        self.air = {}
+        for where, chip in b.desc.AIR_SENSORS.items():
+            s = b.desc.CHIPS[chip][1]
+            def mk(s=s, chip=chip):
+                d = SHT4x(b.i2c(s["bus"]), s["addr"], name=chip)
+                d.begin()
+                return d
+            d = self._try(chip, "sht4x", mk)
+            if d is not None:
+                self.air[where] = d
+        self.ntcs = {}
+        for name, d in b.desc.NTCS.items():
+            self.ntcs[name] = NTC(b.adc(d["pin"]), r25=d["r25"], beta=d["beta"], r_fixed=d["r_fixed"],
+                                  vref=d["vref"], name=name)
+        self.switches = Switches.from_board(b.desc.OUTLETS, b.pin)
+        self.outlets = Outlets(self.switches, self.events, self.clock)
+        self.acq = Acquisition(b, self.adcs, self.ade)
+        self.events.emit(codes.EV_BOOT, codes.SEV_NOTICE, "system",
+                         {"board": b.name, "fw": FW_VERSION, "devices_ok": self.health.ok()})
+
+    # --- tasks --------------------------------------------------------------------
+    async def _inlet_meter(self):
+        ade = self.ade
+        while True:
+            if ade is not None:
+                try:
+                    p = 0.0
+                    for ph in (0, 1, 2):
+                        p += ade.power(ph)[0]
+                    self.inlet["p_w"] = p
+                    self.inlet["f_hz"] = ade.frequency(0)
+                    self.inlet["vrms"] = [ade.rms(ph)[0] for ph in (0, 1, 2)]
+                    self.inlet["irms"] = [ade.rms(ph)[1] for ph in (0, 1, 2)]
+                except Exception as e:
+                    ade.errors.other += 1
+            await self.clock.sleep_ms(1000)
+
+    async def _environment(self):
+        while True:
+            for where, d in self.air.items():
+                try:
+                    self.env[where] = await d.measure(self.clock)
+                except Exception:
+                    pass  # counted in the driver's error counters
+            for name, n in self.ntcs.items():
+                try:
+                    self.env[name] = n.temperature_c()
+                except Exception:
+                    self.env[name] = None
+            await self.clock.sleep_ms(2000)
+
+    def status_line(self):
+        i = self.inlet
+        cpu = self.board.cpu_load()
+        return ("t=%.1fs inlet P=%s W f=%s Hz outlets_on=%d/%d overruns=%d%s" % (
+            self.clock.ticks_ms() / 1000.0 if not self.clock.virtual else self.clock.now_us() / 1e6,
+            "-" if i["p_w"] is None else "%.1f" % i["p_w"],
+            "-" if i["f_hz"] is None else "%.3f" % i["f_hz"],
+            self.outlets.count_on(), len(self.switches), self.acq.overruns(),
+            "" if cpu is None else " cpu=%.2f" % cpu))
+
+    async def _status(self):
+        while True:
+            await self.clock.sleep_ms(STATUS_PERIOD_MS)
+            self.console(self.status_line())
+
+    async def _power_on(self):
+        if self.power_on == "all":
+            await self.outlets.power_on_sequence(sorted(self.switches), self.stagger_ms)
+        elif isinstance(self.power_on, (list, tuple)):
+            await self.outlets.power_on_sequence(self.power_on, self.stagger_ms)
+
+    def start(self):
+        self.acq.start()
+        mk = asyncio.create_task
+        self.tasks = [mk(self.acq.run(self.clock)), mk(self._inlet_meter()), mk(self._environment()),
+                      mk(self._power_on())]
+        if self.console is not None:
+            self.tasks.append(mk(self._status()))
+
+    async def main(self, duration_s=None):
+        self.start()
+        if self.clock.virtual:
+            await drive_virtual_time(self.clock, None if duration_s is None else int(duration_s * 1000000))
+        elif duration_s is None:
+            while True:
+                await asyncio.sleep(3600)
+        else:
+            await asyncio.sleep_ms(int(duration_s * 1000))
+        for t in self.tasks:
+            t.cancel()
+
+    def run(self, duration_s=None):
+        asyncio.run(self.main(duration_s))
+
+
+async def drive_virtual_time(clock, until_us=None, step_us=None):
+    """Move virtual time from deadline to deadline until `until_us`.
+
+    After each step every task the step woke runs to its next await before
+    time moves again, so the interleaving is a function of the code alone."""
+    while True:
+        nxt = clock.next_deadline_us()
+        if nxt is None:
+            return
+        if until_us is not None and nxt > until_us:
+            clock.set_now_us(until_us)
+            for _ in range(3):
+                await asyncio.sleep_ms(0)
+            return
+        clock.set_now_us(nxt)
+        for _ in range(3):
+            await asyncio.sleep_ms(0)
+
+
+def _is_sim(name):
+    from boardconfig.board import load_desc
+    return load_desc(name).PLATFORM == "sim"

@@ -1,0 +1,25 @@
+# Which devices answered at boot and how their error counters stand since.
+
+
+class Health:
+    def __init__(self):
+        self.devices = {}  # name -> {"part", "ok", "error", "driver"}
+
+    def add(self, name, part, driver=None, error=None):
+        self.devices[name] = {"part": part, "ok": error is None,
+                              "error": None if error is None else str(error), "driver": driver}
+
+    def ok(self):
+        return all(d["ok"] for d in self.devices.values())
+
+    def report(self):
+        out = {}
+        for name, d in self.devices.items():
+            e = {"part": d["part"], "ok": d["ok"]}
+            if d["error"]:
+                e["error"] = d["error"]
+            drv = d["driver"]
+            if drv is not None and hasattr(drv, "errors"):
+                e["errors"] = drv.errors.as_dict()
+            out[name] = e
+        return out

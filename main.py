@@ -1,0 +1,7 @@
+# MCU entry point: MicroPython runs /main.py after boot.py. Boots the board this
+# image was built for; change BOARD when you copy a board file for your PCB.
+BOARD = "h743_24"
+
+from firmware.boot import Pdu  # noqa: E402
+
+Pdu(BOARD, console=print).run()

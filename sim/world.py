@@ -1,0 +1,233 @@
+# The simulated board: a board description brought to life on the unix port.
+#
+# SimBoard is a boardconfig.board.Board whose peripherals are sim.hw objects
+# with register-accurate twins attached where the description puts chips, an
+# electrical plant (or a COMTRADE fixture) feeding the twins' analog inputs,
+# and switch twins obeying the relay/SSR pins. Firmware sees only the Board.
+#
+# Simulated time is the plant's sample index. service() generates samples up to
+# "now" (wall clock in real time, the VirtualClock in virtual time) in blocks of
+# BLOCK samples; switch twins are updated between blocks.
+import time
+from boardconfig.board import Board
+from sim import hw
+
+BLOCK = 40  # samples per plant block: 5 ms at 8 kSPS, the switch-timing resolution
+
+
+class SimMachine:
+    """Stand-in for the `machine` module: one shared object per bus id and pin."""
+
+    def __init__(self):
+        self.Pin = hw.PinFactory()
+        for k in ("IN", "OUT", "OPEN_DRAIN", "ALT", "PULL_UP", "PULL_DOWN", "IRQ_RISING", "IRQ_FALLING"):
+            setattr(self.Pin, k, getattr(hw.Pin, k))
+        self.spi_buses = {}
+        self.i2c_buses = {}
+        self.uarts = {}
+        self.adc_sources = {}
+
+    def SPI(self, id, **kw):
+        b = self.spi_buses.get(id)
+        if b is None:
+            b = hw.SPI(id, **kw)
+            self.spi_buses[id] = b
+        else:
+            b.init(**kw)
+        return b
+
+    def I2C(self, id, **kw):
+        b = self.i2c_buses.get(id)
+        if b is None:
+            b = hw.I2C(id, **kw)
+            self.i2c_buses[id] = b
+        return b
+
+    def UART(self, id, baudrate=9600, **kw):
+        u = self.uarts.get(id)
+        if u is None:
+            u = hw.UART(id, baudrate, **kw)
+            self.uarts[id] = u
+        else:
+            u.init(baudrate, **kw)
+        return u
+
+    def ADC(self, pin):
+        return hw.ADC(pin, self.adc_sources.get(pin.id))
+
+
+def _proc_cpu_s():
+    try:
+        with open("/proc/self/stat") as f:
+            parts = f.read().split(")")[-1].split()
+        return (int(parts[11]) + int(parts[12])) / 100.0
+    except OSError:
+        return None
+
+
+class SimBoard(Board):
+    def __init__(self, desc, *, clock=None, seed=1, realtime=False, fixture=None, fixture_loop=False,
+                 uart_fd=None, fram_file=None, twin_overrides=None):
+        m = SimMachine()
+        Board.__init__(self, desc, m)
+        self.machine = m
+        self.clock = clock
+        self.seed = seed
+        self.realtime = realtime
+        self.fs = desc.SAMPLE_RATE
+        self.twins = {}
+        self.switch_twins = {}
+        self._t0_us = None
+        self._cpu_prev = None
+        self.blocks = 0
+        if uart_fd is not None:
+            for name, u in desc.UARTS.items():
+                m.uarts[u["id"]] = hw.UART(u["id"], u["baudrate"], fd=uart_fd)
+        if fixture is not None:
+            from sim.comtrade import ComtradeSource
+            self.plant = ComtradeSource(desc, fixture, loop=fixture_loop)
+        else:
+            from sim.plant import Plant
+            self.plant = Plant(desc, fs=self.fs, seed=seed)
+        self._build_twins(fram_file, twin_overrides or {})
+        self._build_switches()
+        self._build_ntcs()
+        self.plant.switches = self.switch_twins
+
+    # --- construction -------------------------------------------------------------
+    def _build_twins(self, fram_file, overrides):
+        desc = self.desc
+        m = self.machine
+        n_adc = 0
+        self._analog = []  # (twin, [channel names in chip order])
+        for name in sorted(desc.CHIPS):
+            part, s = desc.CHIPS[name]
+            factory = overrides.get(name)
+            if part == "ads131m04":
+                from sim.twin_ads131m04 import Ads131m04Twin
+                n_adc += 1
+                v = desc.AFE_GROUP_V
+                i = desc.AFE_OUTLET_I
+                afe = [1.0 / v["divider"]] + [i["burden"] / i["ct_ratio"]] * 3
+                twin = (factory or Ads131m04Twin)(name, drdy=m.Pin(s["drdy"], hw.Pin.IN), afe=afe,
+                                                  fs=self.fs, seed=self.seed * 1000 + n_adc)
+                self._analog.append((twin, self._chip_channels(name, 4)))
+            elif part == "ade9000":
+                from sim.twin_ade9000 import Ade9000Twin
+                vs = 1.0 / s["v_divider"]
+                cs_ = s["ct_burden"] / s["ct_ratio"]
+                afe = [cs_, vs, cs_, vs, cs_, vs, cs_]
+                twin = (factory or Ade9000Twin)(
+                    name, irq0=m.Pin(s["irq0"], hw.Pin.IN), irq1=m.Pin(s["irq1"], hw.Pin.IN),
+                    reset=m.Pin(s["reset"], hw.Pin.IN), afe=afe, fs=self.fs, seed=self.seed * 1000,
+                    f_nom=desc.RATINGS["f_nom"])
+                self._analog.append((twin, self._chip_channels(name, ("IA", "VA", "IB", "VB", "IC", "VC", "IN"))))
+            elif part == "mb85rs":
+                from sim.twin_fram import Fram
+                twin = (factory or Fram)(size=s["size"], path=fram_file)
+            elif part == "sht4x":
+                from sim.twin_sht4x import Sht4x
+                where = [k for k, v in desc.AIR_SENSORS.items() if v == name][0]
+                plant = self.plant
+                twin = (factory or Sht4x)(source=(lambda w=where: plant.air(w)), now_us=self.now_us)
+            else:
+                raise ValueError("sim: no twin for part %r (chip %s)" % (part, name))
+            if twin is None:
+                continue  # an override of None means "not fitted"
+            self.twins[name] = twin
+            if "cs" in s:
+                bus = self.spi(s["bus"])
+                bus.attach(m.Pin(s["cs"], hw.Pin.OUT, value=1), twin)
+            elif "addr" in s:
+                self.i2c(s["bus"]).attach(s["addr"], twin)
+
+    def _chip_channels(self, chip, chans):
+        if isinstance(chans, int):
+            chans = range(chans)
+        by = {}
+        for cname, (c, ch, q) in self.desc.CHANNELS.items():
+            if c == chip:
+                by[ch] = cname
+        return [by.get(ch) for ch in chans]
+
+    def _build_switches(self):
+        from sim.twin_switch import LatchingRelayTwin, TriacSSRTwin
+        m = self.machine
+        for n, o in self.desc.OUTLETS.items():
+            if o["switch"] == "latching":
+                t = LatchingRelayTwin(m.Pin(o["set"], hw.Pin.OUT, value=0), m.Pin(o["reset"], hw.Pin.OUT, value=0),
+                                      m.Pin(o["feedback"], hw.Pin.IN), now_us=self.now_us)
+            else:
+                t = TriacSSRTwin(m.Pin(o["gate"], hw.Pin.OUT, value=0), m.Pin(o["feedback"], hw.Pin.IN),
+                                 now_us=self.now_us)
+            self.switch_twins[n] = t
+
+    def _build_ntcs(self):
+        from sim.twin_switch import ntc_pin_voltage
+        plant = self.plant
+        for name, d in self.desc.NTCS.items():
+            self.machine.adc_sources[d["pin"]] = (
+                lambda name=name, d=d: ntc_pin_voltage(plant.ntc_temp(name), d))
+
+    # --- time -------------------------------------------------------------------
+    def now_us(self):
+        return self.plant.n * 1000000 // self.fs
+
+    def samples_due(self):
+        if self.realtime:
+            now = time.ticks_us()
+            if self._t0_us is None:
+                self._t0_us = now
+                self._due_base = self.plant.n
+                self._due_acc_us = 0
+            # Accumulate deltas so ticks wrap-around is harmless.
+            self._due_acc_us += time.ticks_diff(now, self._t0_us)
+            self._t0_us = now
+            return self._due_base + self._due_acc_us * self.fs // 1000000
+        return self.clock.now_us() * self.fs // 1000000
+
+    def advance_to(self, n_target):
+        """Generate plant samples up to n_target and feed every twin. Returns samples made."""
+        made = 0
+        plant = self.plant
+        analog = self._analog
+        switches = self.switch_twins.values()
+        while plant.n < n_target:
+            n = n_target - plant.n
+            if n > BLOCK:
+                n = BLOCK
+            now = self.now_us()
+            for sw in switches:
+                sw.update(now)
+            bufs = plant.generate(n)
+            for twin, names in analog:
+                twin.on_samples([bufs[c] if c is not None else None for c in names], n)
+            made += n
+            self.blocks += 1
+        return made
+
+    def service(self):
+        return self.advance_to(self.samples_due())
+
+    def start_acquisition(self, adcs):
+        # Simulated DMA: each twin writes its frames straight into its driver's ring,
+        # exactly the bytes the chip would clock out, at every conversion.
+        for a in adcs:
+            twin = self._twin_for(a)
+            twin.attach_dma(a.ring)
+
+    def _twin_for(self, drv):
+        for name, (part, s) in self.desc.CHIPS.items():
+            if "cs" in s and self.machine.Pin(s["cs"]) is drv.cs:
+                return self.twins[name]
+        raise ValueError("no twin behind driver %r" % drv)
+
+    def cpu_load(self):
+        c = _proc_cpu_s()
+        t = time.ticks_ms()
+        prev = self._cpu_prev
+        self._cpu_prev = (c, t)
+        if c is None or prev is None or prev[0] is None:
+            return None
+        dt = time.ticks_diff(t, prev[1]) / 1000.0
+        return (c - prev[0]) / dt if dt > 0 else None
