@@ -180,12 +180,14 @@ class Pdu:
         asyncio.run(self.main(duration_s))
 
 
-async def drive_virtual_time(clock, until_us=None, step_us=None):
+async def drive_virtual_time(clock, until_us=None):
     """Move virtual time from deadline to deadline until `until_us`.
 
-    After each step every task the step woke runs to its next await before
-    time moves again, so the interleaving is a function of the code alone."""
+    Before each step every runnable task runs to its next await, so the
+    interleaving is a function of the code and the seed alone."""
     while True:
+        for _ in range(3):
+            await asyncio.sleep_ms(0)
         nxt = clock.next_deadline_us()
         if nxt is None:
             return
@@ -195,8 +197,6 @@ async def drive_virtual_time(clock, until_us=None, step_us=None):
                 await asyncio.sleep_ms(0)
             return
         clock.set_now_us(nxt)
-        for _ in range(3):
-            await asyncio.sleep_ms(0)
 
 
 def _is_sim(name):

@@ -169,7 +169,8 @@ class SPI:
             for i in range(len(rx)):
                 rx[i] = 0xFF
             return
-        if (self.polarity, self.phase) != dev.SPI_MODE:
+        mode = dev.SPI_MODE  # compared item by item: a tuple here would allocate
+        if self.polarity != mode[0] or self.phase != mode[1]:
             # Wrong clock mode: the chip samples on the wrong edge, so both
             # directions arrive shifted by one bit.
             t = bytearray(len(tx))
@@ -182,9 +183,19 @@ class SPI:
             return
         dev.xfer(tx, rx)
 
+    # The transfer paths below allocate nothing once warm (cached dummy buffers,
+    # int keys, no memoryview wrapping of a memoryview), so drivers can be tested
+    # under micropython.heap_lock() as they would run on the MCU.
     def write(self, buf):
-        rx = bytearray(len(buf))
-        self._xfer(buf, memoryview(rx))
+        n = len(buf)
+        if n <= 64:
+            rx = SPI._rx_cache.get(n)
+            if rx is None:
+                rx = memoryview(bytearray(n))  # discarded MISO bytes
+                SPI._rx_cache[n] = rx
+        else:
+            rx = memoryview(bytearray(n))
+        self._xfer(buf, rx)
 
     def read(self, nbytes, write=0x00):
         rx = bytearray(nbytes)
@@ -194,15 +205,16 @@ class SPI:
     def readinto(self, buf, write=0x00):
         n = len(buf)
         tx = self._fill_cache(n, write)
-        self._xfer(tx, memoryview(buf))
+        self._xfer(tx, buf if type(buf) is memoryview else memoryview(buf))
 
     def write_readinto(self, wbuf, rbuf):
-        self._xfer(wbuf, memoryview(rbuf))
+        self._xfer(wbuf, rbuf if type(rbuf) is memoryview else memoryview(rbuf))
 
     _cache = {}
+    _rx_cache = {}
 
     def _fill_cache(self, n, write):
-        key = (n, write)
+        key = (write << 32) | n
         b = SPI._cache.get(key)
         if b is None:
             b = bytes([write]) * n

@@ -1,0 +1,94 @@
+# Run a scenario (JSON) on a simulated board in virtual time and print the
+# firmware's event log as JSON lines. Used by `python -m tools.scenario`.
+#
+# Scenario file:
+#   {"board": "sim24", "seed": 1, "duration_s": 10,
+#    "power_on": "all" | "none" | [outlet, ...],   (boot switch-on policy, staggered)
+#    "stagger_ms": 250,
+#    "loads": {"3": {"kind": "psu", "irms": 2.0}, ...},   (plugged in before boot)
+#    "events": [{"t": 1.5, "do": "outlet_off", "outlet": 3},      firmware command
+#               {"t": 2.0, "do": "plug", "outlet": 4, "load": {...}},   plant action
+#               {"t": 3.0, "do": "weld", "outlet": 7}, ...]}
+# "do" values outlet_on/outlet_off/outlet_cycle are operator commands to the
+# firmware; every other action is handed to the plant (see docs/fixtures.md).
+import sys
+import json
+import asyncio
+
+COMMANDS = ("outlet_on", "outlet_off", "outlet_cycle")
+
+
+def _validate(sc):
+    if not isinstance(sc, dict):
+        raise ValueError("scenario: top level must be an object")
+    for k in ("duration_s",):
+        if k in sc and not isinstance(sc[k], (int, float)):
+            raise ValueError("scenario: %s must be a number" % k)
+    evs = sc.get("events", [])
+    if not isinstance(evs, list):
+        raise ValueError("scenario: events must be a list")
+    for i, e in enumerate(evs):
+        if not isinstance(e, dict) or "t" not in e or "do" not in e:
+            raise ValueError("scenario: events[%d] needs 't' and 'do'" % i)
+        if not isinstance(e["t"], (int, float)) or e["t"] < 0:
+            raise ValueError("scenario: events[%d].t must be a number >= 0" % i)
+
+
+async def _commands(pdu, cmds):
+    clock = pdu.clock
+    for e in cmds:
+        dt_us = int(e["t"] * 1000000) - clock.now_us()
+        if dt_us > 0:
+            await clock.sleep_us(dt_us)
+        n = int(e["outlet"])
+        if e["do"] == "outlet_on":
+            await pdu.outlets.set(n, True, "scenario")
+        elif e["do"] == "outlet_off":
+            await pdu.outlets.set(n, False, "scenario")
+        else:
+            await pdu.outlets.set(n, False, "scenario")
+            await clock.sleep_ms(int(e.get("delay_ms", 5000)))
+            await pdu.outlets.set(n, True, "scenario")
+
+
+def run(sc, out=None):
+    from firmware.boot import Pdu, drive_virtual_time
+    _validate(sc)
+    out = out or (lambda ev: print(json.dumps(ev)))
+    board = sc.get("board", "sim24")
+    pdu = Pdu(board, virtual=True, seed=int(sc.get("seed", 1)),
+              power_on=sc.get("power_on", "all"), stagger_ms=int(sc.get("stagger_ms", 250)))
+    plant = pdu.board.plant
+    for k, load in sc.get("loads", {}).items():
+        plant.plug(int(k), load)
+    cmds = [e for e in sc.get("events", []) if e["do"] in COMMANDS]
+    plant_events = [e for e in sc.get("events", []) if e["do"] not in COMMANDS]
+    plant.load_scenario({"events": plant_events})
+    cmds.sort(key=lambda e: e["t"])
+
+    async def main():
+        pdu.start()
+        t = asyncio.create_task(_commands(pdu, cmds))
+        await drive_virtual_time(pdu.clock, int(float(sc.get("duration_s", 10)) * 1000000))
+        t.cancel()
+        for x in pdu.tasks:
+            x.cancel()
+
+    asyncio.run(main())
+    evs, _ = pdu.events.since(0, 100000)
+    for ev in evs:
+        out(ev)
+    return pdu
+
+
+def main(argv):
+    if not argv:
+        raise SystemExit("usage: sim.scenario FILE.json")
+    with open(argv[0]) as f:
+        sc = json.load(f)
+    pdu = run(sc)
+    sys.stderr.write("# %s\n" % pdu.status_line())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
