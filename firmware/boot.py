@@ -35,6 +35,8 @@ class Pdu:
         self.inlet = {"p_w": None, "f_hz": None, "vrms": None, "irms": None}
         self.env = {}
         self.tasks = []
+        self.extra_tasks = []  # coroutines started with the firmware's own (scenarios, tools)
+        self.t0_ms = 0
         self._bring_up()
 
     # --- devices ------------------------------------------------------------------
@@ -98,7 +100,7 @@ class Pdu:
         for name, d in b.desc.NTCS.items():
             self.ntcs[name] = NTC(b.adc(d["pin"]), r25=d["r25"], beta=d["beta"], r_fixed=d["r_fixed"],
                                   vref=d["vref"], name=name)
-        self.switches = Switches.from_board(b.desc.OUTLETS, b.pin)
+        self.switches = Switches.from_board(b.desc.OUTLETS, b.pin, clock=self.clock)
         self.outlets = Outlets(self.switches, self.events, self.clock)
         self.acq = Acquisition(b, self.adcs, self.ade)
         self.events.emit(codes.EV_BOOT, codes.SEV_NOTICE, "system",
@@ -163,6 +165,9 @@ class Pdu:
                       mk(self._power_on())]
         if self.console is not None:
             self.tasks.append(mk(self._status()))
+        self.t0_ms = self.clock.ticks_ms()
+        for c in self.extra_tasks:
+            self.tasks.append(mk(c))
 
     async def main(self, duration_s=None):
         self.start()

@@ -12,8 +12,9 @@ import time
 import asyncio
 import heapq
 
-_TICKS_PERIOD = const(1 << 30)
-_TICKS_MASK = const((1 << 30) - 1)
+# Virtual ticks wrap exactly like this platform's time.ticks_*() (2**30 on the
+# MCU, 2**62 on the 64-bit unix port), so time.ticks_diff() works on either.
+_TICKS_MASK = time.ticks_add(0, -1)
 # 2026-01-01T00:00:00Z: the epoch an unset RTC reports, so unset time is plausible
 # but flagged (time_valid False) rather than 1970.
 UNSET_UTC_MS = 1767225600000
@@ -108,6 +109,3 @@ class VirtualClock:
         heapq.heappush(self._waiters, (self._now_us + us, self._seq, ev))
         await ev.wait()
 
-
-def ticks_add(t, dt):
-    return (t + dt) & _TICKS_MASK

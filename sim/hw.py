@@ -104,7 +104,8 @@ class SpiDevice:
         pass
 
     def xfer(self, tx, rx):
-        # tx: bytes clocked in on MOSI; rx: memoryview to fill from MISO (same length)
+        # tx: bytes clocked in on MOSI; rx: memoryview or bytearray to fill from
+        # MISO (same length; item or equal-length slice assignment only)
         for i in range(len(rx)):
             rx[i] = 0xFF
 
@@ -205,10 +206,10 @@ class SPI:
     def readinto(self, buf, write=0x00):
         n = len(buf)
         tx = self._fill_cache(n, write)
-        self._xfer(tx, buf if type(buf) is memoryview else memoryview(buf))
+        self._xfer(tx, buf)
 
     def write_readinto(self, wbuf, rbuf):
-        self._xfer(wbuf, rbuf if type(rbuf) is memoryview else memoryview(rbuf))
+        self._xfer(wbuf, rbuf)
 
     _cache = {}
     _rx_cache = {}
