@@ -12,16 +12,6 @@
 #
 # TriacSSRTwin exposes the gate to the plant, which decides conduction at zero
 # crossings and sets .energised; that drives the feedback opto.
-#
-# ntc_pin_voltage(temp_c, cfg) gives the relay-board NTC divider voltage for a
-# board NTCS entry (see sim/twin_ntc.py for the injectable NtcTwin).
-from sim.twin_ntc import ntc_resistance
-
-
-def ntc_pin_voltage(temp_c, cfg):
-    """ADC pin voltage of an NTC divider (r_fixed to vref, NTC to ground) at temp_c."""
-    r = ntc_resistance(temp_c, cfg.get("r25", 10000.0), cfg.get("beta", 3435.0))
-    return cfg.get("vref", 3.3) * r / (r + cfg.get("r_fixed", 10000.0))
 
 
 class LatchingRelayTwin:

@@ -163,11 +163,13 @@ class SimBoard(Board):
             self.switch_twins[n] = t
 
     def _build_ntcs(self):
-        from sim.twin_switch import ntc_pin_voltage
+        from sim.twin_ntc import NtcTwin
         plant = self.plant
+        self.ntc_twins = {}
         for name, d in self.desc.NTCS.items():
-            self.machine.adc_sources[d["pin"]] = (
-                lambda name=name, d=d: ntc_pin_voltage(plant.ntc_temp(name), d))
+            t = NtcTwin.from_board(d, lambda name=name: plant.ntc_temp(name), name=name)
+            self.ntc_twins[name] = t
+            self.machine.adc_sources[d["pin"]] = t
 
     # --- time -------------------------------------------------------------------
     def now_us(self):

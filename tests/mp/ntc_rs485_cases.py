@@ -4,7 +4,6 @@ import asyncio
 from firmware.clock import VirtualClock
 from sim.hw import ADC, Pin, UART
 from sim.twin_ntc import NtcTwin, ntc_source
-from sim.twin_switch import ntc_pin_voltage
 from drivers.ntc import NTC
 from drivers.rs485 import RS485, frame_gap_us, char_gap_us, char_time_us
 from boardconfig.sim24_topology import NTCS
@@ -36,9 +35,9 @@ temp["c"] = 30.0
 t_back = n.temperature_c()
 out("ntc_faults", open=t_open, open_fault=f_open, short=t_short, short_fault=f_short,
     absent=n.errors.absent, back=t_back, fault_after=n.fault)
-# world helper and function form agree with the twin
+# the board-built twin (as sim.world makes it) and the function form agree
 temp["c"] = 47.0
-out("ntc_helpers", world=ntc_pin_voltage(47.0, NTCS["ntc4"]), twin=tw(),
+out("ntc_helpers", world=NtcTwin.from_board(NTCS["ntc4"], lambda: 47.0)(), twin=tw(),
     fn=ntc_source(lambda: 47.0)())
 
 # --- RS-485 -------------------------------------------------------------------------------
