@@ -90,13 +90,10 @@ class Board:
         hard IRQ per conversion reads every chip's frame (no allocation: each
         driver's irq_handler is bound once at construction)."""
         drdy = self.pin(self.desc.ADC_GROUP_DRDY)
-        handlers = tuple(a.irq_handler for a in adcs)
-
-        def _drdy(pin):
-            for h in handlers:
-                h(pin)
-
-        drdy.irq(_drdy, self.hw.Pin.IRQ_FALLING, hard=True)
+        if adcs:
+            # The driver class knows how chips on a wired-AND DRDY are read.
+            handler = type(adcs[0]).group_handler(adcs, drdy)
+            drdy.irq(handler, self.hw.Pin.IRQ_FALLING, hard=True)
 
     def service(self):
         """Let the hardware catch up to now. Nothing to do on real silicon:

@@ -21,6 +21,7 @@ class Acquisition:
         # group[k]: interleaved [v, i1, i2, i3] codes of ADS131M04 k for the last poll
         self.group = [array("i", bytes(16 * max_frames)) for _ in adcs]
         self.inlet = array("i", bytes(4 * INLET_CH * max_frames))
+        self.stalled = [False] * len(adcs)
         self.n_group = 0
         self.n_inlet = 0
         self.frames_total = 0
@@ -34,16 +35,35 @@ class Acquisition:
     def poll(self):
         self.board.service()
         adcs = self.adcs
+        # All ADS131M04s share CLKIN and SYNC: draining the same count from each
+        # keeps the groups sample-aligned. A chip that stops delivering must not
+        # stall the others: once it is half a ring behind it is marked stalled,
+        # its samples read 0 (metrology flags the channels) and it rejoins when
+        # frames flow again.
         n = self.max_frames
+        hi = 0
         for a in adcs:
             c = a.ring.count()
-            if c < n:
+            if c > hi:
+                hi = c
+        for k in range(len(adcs)):
+            c = adcs[k].ring.count()
+            if hi - c > self.max_frames // 2:
+                if not self.stalled[k]:
+                    self.stalled[k] = True
+                    adcs[k].errors.timeout += 1
+            elif self.stalled[k] and c >= hi:
+                self.stalled[k] = False
+            if not self.stalled[k] and c < n:
                 n = c
-        # All ADS131M04s share CLKIN and SYNC: draining the same count from each
-        # keeps the groups sample-aligned.
         if n:
             for k in range(len(adcs)):
-                adcs[k].drain(self.group[k], n)
+                if self.stalled[k]:
+                    g = self.group[k]
+                    for j in range(4 * n):
+                        g[j] = 0
+                else:
+                    adcs[k].drain(self.group[k], n)
         self.n_group = n
         self.frames_total += n
         ni = 0

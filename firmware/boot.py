@@ -64,7 +64,7 @@ class Pdu:
             def mk(name=name, s=s):
                 d = ADS131M04(b.spi(s["bus"]), b.out_pin(s["cs"], 1), b.in_pin(s["drdy"]),
                               b.out_pin(s["sync_reset"], 1), name=name)
-                d.begin(osr=b.desc.ADC_OSR)
+                d.begin(osr=b.desc.ADC_OSR, drdy_open_drain=True)  # wired-AND DRDY
                 return d
             d = self._try(name, "ads131m04", mk)
             if d is not None:
