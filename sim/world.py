@@ -100,7 +100,9 @@ class SimBoard(Board):
         m = self.machine
         n_adc = 0
         self._analog = []  # (twin, [channel names in chip order])
-        for name in sorted(desc.CHIPS):
+        # The FRAM twin's array is the largest single allocation: make it first,
+        # before the heap fragments.
+        for name in sorted(desc.CHIPS, key=lambda n: (desc.CHIPS[n][0] != "mb85rs", n)):
             part, s = desc.CHIPS[name]
             factory = overrides.get(name)
             if part == "ads131m04":

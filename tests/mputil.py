@@ -15,7 +15,7 @@ VENV_BIN = Path(sys.executable).parent
 MICROPYTHON = str(VENV_BIN / "micropython")
 if not Path(MICROPYTHON).exists():  # pytest run outside the venv
     MICROPYTHON = str(ROOT / ".venv" / "bin" / "micropython")
-HEAP = "4M"
+HEAP = "8M"
 
 
 def mp_env():
