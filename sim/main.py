@@ -1,5 +1,5 @@
-# Entry point on the unix port: `micropython -m firmware.main [options]`.
-# (On the MCU, /main.py boots the board named in its board file instead.)
+# Entry point of the simulated PDU on the unix port: `micropython -m sim.main [options]`
+# (`make run` starts it through tools.run). On the MCU, /main.py boots the board instead.
 #   --board NAME        board description (default sim24)
 #   --seed N            plant seed (repeatable runs)
 #   --virtual           run in virtual time (with --duration)
@@ -7,6 +7,7 @@
 #   --uart-fd N         host fd of the RS-485 line (a pseudo-terminal made by tools.run)
 #   --uart-path P       its path, for the banner
 #   --fram-file P       backing file of the simulated FRAM (state survives restarts)
+#   --scenario P        scenario JSON: loads plugged at boot and timed events
 #   --http-port/--modbus-port/--snmp-port/--mqtt-port N
 import sys
 from firmware.boot import Pdu
@@ -14,7 +15,7 @@ from firmware.boot import Pdu
 
 def _args(argv):
     opts = {"board": "sim24", "seed": 1, "virtual": False, "duration": None, "uart-fd": None,
-            "uart-path": None, "fram-file": None, "http-port": 8080, "modbus-port": 5020,
+            "uart-path": None, "fram-file": None, "scenario": None, "http-port": 8080, "modbus-port": 5020,
             "snmp-port": 1161, "mqtt-port": 1883}
     i = 0
     while i < len(argv):
@@ -27,7 +28,7 @@ def _args(argv):
         else:
             i += 1
             v = argv[i]
-            opts[k] = v if k in ("board", "uart-path", "fram-file") else (
+            opts[k] = v if k in ("board", "uart-path", "fram-file", "scenario") else (
                 float(v) if k == "duration" else int(v))
         i += 1
     return opts
@@ -40,10 +41,23 @@ def main(argv):
         sim["uart_fd"] = o["uart-fd"]
     if o["fram-file"]:
         sim["fram_file"] = o["fram-file"]
-    pdu = Pdu(o["board"], virtual=o["virtual"], console=print, **sim)
+    sc = None
+    if o["scenario"]:
+        import json
+        from sim import scenario
+        with open(o["scenario"]) as f:
+            sc = json.load(f)
+        scenario.validate(sc)
+        sim["seed"] = int(sc.get("seed", o["seed"]))
+    pdu = Pdu(o["board"], virtual=o["virtual"], console=print,
+              power_on=(sc or {}).get("power_on", "all"), stagger_ms=int((sc or {}).get("stagger_ms", 250)),
+              **sim)
+    if sc is not None:
+        pdu.extra_tasks.append(scenario.apply(pdu, sc))
     b = pdu.board
-    print("PDU firmware %s on board %s (%s), %s time, plant seed %d" % (
-        "0.1.0", b.name, b.desc.MCU, "virtual" if o["virtual"] else "real", o["seed"]))
+    print("PDU firmware %s on board %s (%s), %s time, plant seed %d%s" % (
+        "0.1.0", b.name, b.desc.MCU, "virtual" if o["virtual"] else "real", sim["seed"],
+        (", scenario " + o["scenario"]) if o["scenario"] else ""))
     print("sampling: %d Hz on %d ADS131M04 groups + ADE9000 inlet" % (b.desc.SAMPLE_RATE, len(pdu.adcs)))
     for name, d in pdu.health.report().items():
         print("device %-11s %-10s %s" % (name, d["part"], "ok" if d["ok"] else "FAULT: " + d.get("error", "")))
@@ -54,11 +68,14 @@ def main(argv):
     print("  MQTT        broker expected at 127.0.0.1:%d" % o["mqtt-port"])
     print("  Modbus RTU  %s" % (o["uart-path"] or "(no line)"))
     print("status every %d s; Ctrl-C stops" % 5)
+    import time
+    t0 = time.ticks_ms()
     try:
         pdu.run(o["duration"])
     except KeyboardInterrupt:
         pass
-    print("stopped: %s" % pdu.status_line())
+    wall = time.ticks_diff(time.ticks_ms(), t0) / 1000.0
+    print("stopped: %s frames=%d in %.2f s" % (pdu.status_line(), pdu.acq.frames_total, wall))
 
 
 main(sys.argv[1:])

@@ -13,12 +13,12 @@
 # firmware; every other action is handed to the plant (see docs/fixtures.md).
 import sys
 import json
-import asyncio
+import time
 
 COMMANDS = ("outlet_on", "outlet_off", "outlet_cycle")
 
 
-def _validate(sc):
+def validate(sc):
     if not isinstance(sc, dict):
         raise ValueError("scenario: top level must be an object")
     for k in ("duration_s",):
@@ -37,9 +37,10 @@ def _validate(sc):
 async def _commands(pdu, cmds):
     clock = pdu.clock
     for e in cmds:
-        dt_us = int(e["t"] * 1000000) - clock.now_us()
-        if dt_us > 0:
-            await clock.sleep_us(dt_us)
+        # Event times count from firmware start (pdu.t0_ms), in either kind of time.
+        dt = time.ticks_diff(pdu.t0_ms + int(e["t"] * 1000), clock.ticks_ms())
+        if dt > 0:
+            await clock.sleep_ms(dt)
         n = int(e["outlet"])
         if e["do"] == "outlet_on":
             await pdu.outlets.set(n, True, "scenario")
@@ -51,13 +52,9 @@ async def _commands(pdu, cmds):
             await pdu.outlets.set(n, True, "scenario")
 
 
-def run(sc, out=None):
-    from firmware.boot import Pdu, drive_virtual_time
-    _validate(sc)
-    out = out or (lambda ev: print(json.dumps(ev)))
-    board = sc.get("board", "sim24")
-    pdu = Pdu(board, virtual=True, seed=int(sc.get("seed", 1)),
-              power_on=sc.get("power_on", "all"), stagger_ms=int(sc.get("stagger_ms", 250)))
+def apply(pdu, sc):
+    """Plug the scenario's loads, hand its plant events to the plant and
+    return the coroutine that issues its operator commands on time."""
     plant = pdu.board.plant
     for k, load in sc.get("loads", {}).items():
         plant.plug(int(k), load)
@@ -65,16 +62,17 @@ def run(sc, out=None):
     plant_events = [e for e in sc.get("events", []) if e["do"] not in COMMANDS]
     plant.load_scenario({"events": plant_events})
     cmds.sort(key=lambda e: e["t"])
+    return _commands(pdu, cmds)
 
-    async def main():
-        pdu.start()
-        t = asyncio.create_task(_commands(pdu, cmds))
-        await drive_virtual_time(pdu.clock, int(float(sc.get("duration_s", 10)) * 1000000))
-        t.cancel()
-        for x in pdu.tasks:
-            x.cancel()
 
-    asyncio.run(main())
+def run(sc, out=None):
+    from firmware.boot import Pdu
+    validate(sc)
+    out = out or (lambda ev: print(json.dumps(ev)))
+    pdu = Pdu(sc.get("board", "sim24"), virtual=True, seed=int(sc.get("seed", 1)),
+              power_on=sc.get("power_on", "all"), stagger_ms=int(sc.get("stagger_ms", 250)))
+    pdu.extra_tasks.append(apply(pdu, sc))
+    pdu.run(float(sc.get("duration_s", 10)))
     evs, _ = pdu.events.since(0, 100000)
     for ev in evs:
         out(ev)

@@ -175,20 +175,25 @@ class SimBoard(Board):
 
     # --- time -------------------------------------------------------------------
     def now_us(self):
+        """The present on the simulated board's time line: what a chip's own
+        timer would read (SHT4x conversion time, relay operate time). The plant
+        may lag behind it until the next service(); its samples are the past."""
+        if not self.realtime:
+            return self.clock.now_us() if self.clock is not None else self.sample_time_us()
+        now = time.ticks_us()
+        if self._t0_us is None:
+            self._t0_us = now
+            self._rt_us = 0
+        # Accumulate deltas so tick wrap-around is harmless.
+        self._rt_us += time.ticks_diff(now, self._t0_us)
+        self._t0_us = now
+        return self._rt_us
+
+    def sample_time_us(self):
         return self.plant.n * 1000000 // self.fs
 
     def samples_due(self):
-        if self.realtime:
-            now = time.ticks_us()
-            if self._t0_us is None:
-                self._t0_us = now
-                self._due_base = self.plant.n
-                self._due_acc_us = 0
-            # Accumulate deltas so ticks wrap-around is harmless.
-            self._due_acc_us += time.ticks_diff(now, self._t0_us)
-            self._t0_us = now
-            return self._due_base + self._due_acc_us * self.fs // 1000000
-        return self.clock.now_us() * self.fs // 1000000
+        return self.now_us() * self.fs // 1000000
 
     def advance_to(self, n_target):
         """Generate plant samples up to n_target and feed every twin. Returns samples made."""
@@ -200,9 +205,9 @@ class SimBoard(Board):
             n = n_target - plant.n
             if n > BLOCK:
                 n = BLOCK
-            now = self.now_us()
+            t = self.sample_time_us()
             for sw in switches:
-                sw.update(now)
+                sw.update(t)
             bufs = plant.generate(n)
             for twin, names in analog:
                 twin.on_samples([bufs[c] if c is not None else None for c in names], n)

@@ -22,7 +22,7 @@ def stage_costs(board, seconds):
 
 def realtime_run(board, seconds):
     """Run the real-time firmware for `seconds` and read its CPU time from /proc."""
-    cmd = mp_cmd("-m", "firmware.main", "--board", board, "--duration", seconds)
+    cmd = mp_cmd("-m", "sim.main", "--board", board, "--duration", seconds)
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, cwd=ROOT, env=mp_env(), stdout=subprocess.PIPE, text=True)
     out, _ = p.communicate(timeout=seconds + 60)

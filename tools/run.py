@@ -22,6 +22,8 @@ def main(argv=None):
     ap.add_argument("--snmp-port", type=int, default=1161)
     ap.add_argument("--mqtt-port", type=int, default=1883)
     ap.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "demo.json"),
+                    help="loads and timed events for the demo (default scenarios/demo.json)")
     a = ap.parse_args(argv)
 
     master, slave = os.openpty()
@@ -31,11 +33,13 @@ def main(argv=None):
     rtu_path = os.ttyname(slave)
     var = ROOT / "var"
     var.mkdir(exist_ok=True)
-    cmd = mp_cmd("-m", "firmware.main", "--board", a.board, "--seed", a.seed,
+    cmd = mp_cmd("-m", "sim.main", "--board", a.board, "--seed", a.seed,
                  "--http-port", a.http_port, "--modbus-port", a.modbus_port,
                  "--snmp-port", a.snmp_port, "--mqtt-port", a.mqtt_port,
                  "--uart-fd", master, "--uart-path", rtu_path,
                  "--fram-file", var / ("fram-%s.bin" % a.board))
+    if a.scenario:
+        cmd += ["--scenario", a.scenario]
     if a.duration is not None:
         cmd += ["--duration", a.duration]
     print("running:", " ".join(str(c) for c in cmd), flush=True)

@@ -1,0 +1,43 @@
+"""Boot of sim24 in virtual time: every device answers, acquisition keeps every
+sample, the ADE9000's own DSP reads the plant's inlet, outlets switch on."""
+import math
+
+from mputil import run_mp_json
+
+
+def test_boot_sim24_virtual_time():
+    r = run_mp_json(script="tests/mp/boot_virtual.py", args=["3"])[0]
+    assert r["ok"], r["health"]
+    parts = sorted(d["part"] for d in r["health"].values())
+    assert parts.count("ads131m04") == 8 and "ade9000" in parts and "mb85rs" in parts
+    assert parts.count("sht4x") == 2
+    for name, d in r["health"].items():
+        for k, v in d.get("errors", {}).items():
+            assert v == 0, (name, k, v)
+    assert r["now_us"] == 3000000
+    # every conversion of 3 s at 8 kSPS reached the firmware (to within one poll)
+    assert 3 * 8000 - 80 <= r["frames"] <= 3 * 8000
+    assert 3 * 8000 - 400 <= r["inlet_sets"] <= 3 * 8000
+    assert r["overruns"] == 0
+    assert r["outlets_on"] == 24
+    on = [c for e, c in r["events"] if e == "outlet_on"]
+    assert on == ["O%d" % n for n in range(1, 25)]   # staggered, in order
+    assert r["events"][0] == ["boot", "system"]
+    # inlet seen by the ADE9000's own DSP: 230 V, 50 Hz, P of the resistive/psu/fan loads
+    i = r["inlet"]
+    assert abs(i["f_hz"] - 50.0) < 0.05
+    for v in i["vrms"]:
+        assert abs(v - 230.0) < 2.0
+    p_expected = 230.0 * (4.0 + 3.0 + 2.0) + 230.0 * 2.0 * 0.99 + 230.0 * 1.5 * 0.8
+    assert abs(i["p_w"] - p_expected) / p_expected < 0.05, (i["p_w"], p_expected)
+    # environment sensors read the plant's air and relay-board temperatures
+    assert 15 < r["env"]["inlet"][0] < 35 and 0 < r["env"]["inlet"][1] < 100
+    assert r["env"]["exhaust"][0] >= r["env"]["inlet"][0]
+    assert all(15 < r["env"]["ntc%d" % k] < 80 for k in range(1, 5))
+    assert "overruns=0" in r["status"]
+
+
+def test_boot_is_repeatable_for_a_seed():
+    a = run_mp_json(script="tests/mp/boot_virtual.py", args=["1"])[0]
+    b = run_mp_json(script="tests/mp/boot_virtual.py", args=["1"])[0]
+    assert a["inlet"] == b["inlet"] and a["events"] == b["events"] and a["env"] == b["env"]
