@@ -352,7 +352,7 @@ class ADS131M04:
             cs(0)
             self.spi.write_readinto(self._tx, slot)
             cs(1)
-            ring.commit()
+            ring.push()
         if not self.shared_drdy:
             d = self.drdy
             if d is not None and d.value() == 0:
@@ -379,7 +379,7 @@ class ADS131M04:
         if full:
             ring.overruns += 1
         else:
-            ring.commit()
+            ring.push()
         return 1
 
     @staticmethod

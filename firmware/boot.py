@@ -8,6 +8,7 @@
 #   outlets       on command    owns the switch drivers (coil pulses, feedback)
 #   status        every 5 s     console line (only when a console is given)
 import asyncio
+import time
 from boardconfig.board import open_board
 from firmware.clock import RealClock, VirtualClock
 from firmware.events import EventLog
@@ -29,9 +30,11 @@ class Pdu:
         self.stagger_ms = stagger_ms
         self.events = EventLog(self.clock)
         self.health = Health()
-        if "realtime" not in sim_opts:
-            sim_opts["realtime"] = not self.clock.virtual
-        self.board = open_board(board, clock=self.clock, **sim_opts) if _is_sim(board) else open_board(board)
+        if isinstance(board, str):
+            if "realtime" not in sim_opts:
+                sim_opts["realtime"] = not self.clock.virtual
+            board = open_board(board, clock=self.clock, **sim_opts) if _is_sim(board) else open_board(board)
+        self.board = board  # a name, or a Board already opened (tools, benchmarks)
         self.inlet = {"p_w": None, "f_hz": None, "vrms": None, "irms": None}
         self.env = {}
         self.tasks = []
@@ -141,7 +144,7 @@ class Pdu:
         i = self.inlet
         cpu = self.board.cpu_load()
         return ("t=%.1fs inlet P=%s W f=%s Hz outlets_on=%d/%d overruns=%d%s" % (
-            self.clock.ticks_ms() / 1000.0 if not self.clock.virtual else self.clock.now_us() / 1e6,
+            time.ticks_diff(self.clock.ticks_ms(), self.t0_ms) / 1000.0,
             "-" if i["p_w"] is None else "%.1f" % i["p_w"],
             "-" if i["f_hz"] is None else "%.3f" % i["f_hz"],
             self.outlets.count_on(), len(self.switches), self.acq.overruns(),

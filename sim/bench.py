@@ -18,19 +18,31 @@ def main(argv):
     board = argv[0] if argv else "sim24"
     seconds = float(argv[1]) if len(argv) > 1 else 5.0
     from firmware.boot import Pdu
+    from firmware.clock import VirtualClock
+    from boardconfig.board import open_board
+    clock = VirtualClock()
     gc.collect()
-    heap0 = gc.mem_alloc()
-    pdu = Pdu(board, virtual=True, power_on="none")
-    b = pdu.board
+    m0 = gc.mem_alloc()
+    b = open_board(board, clock=clock, realtime=False)
+    gc.collect()
+    m1 = gc.mem_alloc()
+    # Firmware heap = what booting the firmware on an already-built (simulated)
+    # board adds: drivers, rings, sample arrays, events, tasks' state.
+    pdu = Pdu(b, clock=clock, power_on="none")
+    gc.collect()
+    heap_fw = gc.mem_alloc() - m1
+    heap_sim = m1 - m0
     plant = b.plant
     for n in range(1, 25):
         plant.plug(n, {"kind": ("psu", "smps", "resistive", "fan")[n % 4], "irms": 1.0 + 0.1 * n})
-    for sw in b.switch_twins.values():
-        if hasattr(sw, "force"):
-            sw.force(True)
     pdu.acq.start()
-    gc.collect()
-    heap_fw = gc.mem_alloc() - heap0
+    for sw in pdu.switches.values():
+        sw.request(True, 0)
+    for _ in range(5):  # let the coil pulses and contacts settle, draining as the firmware does
+        clock.advance_us(10000)
+        pdu.acq.poll()
+    for sw in pdu.switches.values():
+        sw.end_pulse()
     fs = b.desc.SAMPLE_RATE
     n = int(seconds * fs)
     step = 80
@@ -63,6 +75,8 @@ def main(argv):
         "overruns": pdu.acq.overruns(),
         "frames": pdu.acq.frames_total,
         "firmware_heap_bytes_after_boot": heap_fw,
+        "sim_heap_bytes": heap_sim,
+        "outlets_on": pdu.outlets.count_on(),
     }
     print(json.dumps(res))
 

@@ -22,7 +22,8 @@ def stage_costs(board, seconds):
 
 def realtime_run(board, seconds):
     """Run the real-time firmware for `seconds` and read its CPU time from /proc."""
-    cmd = mp_cmd("-m", "sim.main", "--board", board, "--duration", seconds)
+    cmd = mp_cmd("-m", "sim.main", "--board", board, "--duration", seconds,
+                 "--scenario", ROOT / "scenarios" / "demo.json")
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, cwd=ROOT, env=mp_env(), stdout=subprocess.PIPE, text=True)
     out, _ = p.communicate(timeout=seconds + 60)
@@ -47,7 +48,9 @@ def main(argv=None):
     print("  chip twins (quantise, frames)   %.4f" % s["twins_cpu_per_signal_s"])
     print("  drivers (CRC check, unpack)     %.4f" % s["drivers_drain_cpu_per_signal_s"])
     print("  overruns                        %d" % s["overruns"])
-    print("firmware heap after boot          %d bytes" % s["firmware_heap_bytes_after_boot"])
+    print("  (outlets on: %d/24, all loaded)" % s["outlets_on"])
+    print("firmware heap after boot          %d bytes (target MCU heap 262144)" % s["firmware_heap_bytes_after_boot"])
+    print("simulation heap (twins, plant)    %d bytes (unix port only)" % s["sim_heap_bytes"])
     r = realtime_run(a.board, a.realtime_seconds)
     print("real-time run (%.0f s, make run equivalent): %.3f of one core; %s" % (
         a.realtime_seconds, r["cpu_s"] / r["wall_s"], r["final"]))
