@@ -16,8 +16,10 @@
 
 class LatchingRelayTwin:
     def __init__(self, set_pin, reset_pin, feedback_pin, *, operate_ms=8, release_ms=6,
-                 min_pulse_ms=10, now_us, closed=False, name="relay"):
+                 min_pulse_ms=10, now_us, closed=False, name="relay", fs=8000):
         self.name = name
+        self.fs = fs
+        self.contacts_since = None  # sample index of the last contact change
         self.set_pin = set_pin
         self.reset_pin = reset_pin
         self.feedback_pin = feedback_pin
@@ -115,9 +117,9 @@ class LatchingRelayTwin:
         p = self._pending
         if p is not None and now_us >= p[1]:
             self._pending = None
-            self._set_contacts(p[0])
+            self._set_contacts(p[0], p[1])
 
-    def _set_contacts(self, closed):
+    def _set_contacts(self, closed, t_us=None):
         if self.welded:
             closed = True
         elif self.stuck:
@@ -125,6 +127,10 @@ class LatchingRelayTwin:
         if closed != self._contacts:
             self._contacts = closed
             self.operations += 1
+            if t_us is not None:
+                # sample index of the change, so the plant switches the current
+                # at that sample rather than at its block boundary
+                self.contacts_since = t_us * self.fs // 1000000
         self.feedback_pin.drive(1 if self._contacts else 0)
 
 

@@ -158,7 +158,7 @@ class SimBoard(Board):
         for n, o in self.desc.OUTLETS.items():
             if o["switch"] == "latching":
                 t = LatchingRelayTwin(m.Pin(o["set"], hw.Pin.OUT, value=0), m.Pin(o["reset"], hw.Pin.OUT, value=0),
-                                      m.Pin(o["feedback"], hw.Pin.IN), now_us=self.now_us)
+                                      m.Pin(o["feedback"], hw.Pin.IN), now_us=self.now_us, fs=self.fs)
             else:
                 t = TriacSSRTwin(m.Pin(o["gate"], hw.Pin.OUT, value=0), m.Pin(o["feedback"], hw.Pin.IN),
                                  now_us=self.now_us)
@@ -205,7 +205,9 @@ class SimBoard(Board):
             n = n_target - plant.n
             if n > BLOCK:
                 n = BLOCK
-            t = self.sample_time_us()
+            # Switch twins apply what happened up to the end of this block; the
+            # plant places each contact change at its own sample (contacts_since).
+            t = (plant.n + n) * 1000000 // self.fs
             for sw in switches:
                 sw.update(t)
             bufs = plant.generate(n)
