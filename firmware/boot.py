@@ -48,7 +48,8 @@ class Pdu:
             drv = make()
         except Exception as e:  # a missing chip degrades the PDU; it must not stop it
             self.health.add(name, part, None, e)
-            self.events.emit(codes.EV_DEVICE_FAULT, codes.SEV_ALARM, name, {"part": part, "error": str(e)})
+            self.events.emit(codes.EV_DEVICE_FAULT, codes.SEV_ALARM, name,
+                             {"part": part, "error": self.health.devices[name]["error"]})
             return None
         self.health.add(name, part, drv)
         return drv

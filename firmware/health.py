@@ -7,7 +7,7 @@ class Health:
 
     def add(self, name, part, driver=None, error=None):
         self.devices[name] = {"part": part, "ok": error is None,
-                              "error": None if error is None else str(error), "driver": driver}
+                              "error": None if error is None else describe(error), "driver": driver}
 
     def ok(self):
         return all(d["ok"] for d in self.devices.values())
@@ -23,3 +23,8 @@ class Health:
                 e["errors"] = drv.errors.as_dict()
             out[name] = e
         return out
+
+
+def describe(e):
+    """'AbsentError: fram: no answer to RDID' from an exception and its args."""
+    return "%s: %s" % (type(e).__name__, ": ".join(str(a) for a in e.args))

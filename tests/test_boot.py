@@ -41,3 +41,17 @@ def test_boot_is_repeatable_for_a_seed():
     a = run_mp_json(script="tests/mp/boot_virtual.py", args=["1"])[0]
     b = run_mp_json(script="tests/mp/boot_virtual.py", args=["1"])[0]
     assert a["inlet"] == b["inlet"] and a["events"] == b["events"] and a["env"] == b["env"]
+
+
+def test_boot_reports_absent_and_wrong_devices_and_keeps_running():
+    r = run_mp_json(script="tests/mp/boot_degraded.py")[0]
+    h = r["health"]
+    assert not r["ok"]
+    assert h["fram"]["ok"] is False and h["fram"]["error"].startswith("AbsentError: fram")
+    assert h["adc3"]["ok"] is False and h["adc3"]["error"].startswith("IdError") and "FF22" in h["adc3"]["error"].upper()
+    others = [n for n in h if n not in ("fram", "adc3")]
+    assert all(h[n]["ok"] for n in others), h
+    assert [c for c, _ in r["faults"]] == ["adc3", "fram"] or sorted(c for c, _ in r["faults"]) == ["adc3", "fram"]
+    # the seven good groups and the inlet keep sampling without loss
+    assert r["adcs"] == 7 and r["overruns"] == 0
+    assert 8000 - 80 <= r["frames"] <= 8000
