@@ -125,11 +125,15 @@ class CalStore:
         g, p = self.store.load()
         if p is None:
             self.current = None
-            if not (self.store.is_blank(0) and self.store.is_blank(1)) and self.events is not None:
+            if not self.store.never_written() and self.events is not None:
                 self.events.emit(codes.EV_STORE_FAULT, codes.SEV_ALARM, "calibration",
                                  {"store": "calibration", "detail": "no valid set: uncalibrated"})
             return 0
         self.current = self._decode(g, p)
+        if self.store.newer_lost() and self.events is not None:
+            self.events.emit(codes.EV_STORE_FAULT, codes.SEV_WARNING, "calibration",
+                             {"store": "calibration",
+                              "detail": "v%d lost, v%d in use" % (g + 1, g)})
         return g
 
     def previous(self):

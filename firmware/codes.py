@@ -77,7 +77,7 @@ EVENT_VALUES = {
     EV_OUTLET_OFF: ((("feedback", "b"),), ("who",)),
     EV_SWITCH_UNVERIFIED: ((("commanded", "b"), ("feedback", "b")), ("who",)),
     EV_COMMAND: ((), ("who", "command")),
-    EV_CONFIG_CHANGED: ((("generation", "u"),), ("who", "field", "old", "new")),
+    EV_CONFIG_CHANGED: ((("generation", "u"),), ("field", "old", "new", "who")),
     EV_CONFIG_REFUSED: ((), ("who", "error")),
     EV_CAL_CHANGED: ((("version", "u"), ("channels", "u")), ("who", "fixture")),
     EV_CAL_ROLLBACK: ((("version", "u"), ("restored", "u")), ("who",)),

@@ -29,7 +29,7 @@ class ConfigError(ValueError):
 
     def __init__(self, errors):
         self.errors = errors
-        ValueError.__init__(self, "; ".join(m for p, m in errors))
+        super().__init__("; ".join(m for p, m in errors))
 
 
 def make_schema(n_outlets=N_OUTLETS):
@@ -90,6 +90,7 @@ def make_schema(n_outlets=N_OUTLETS):
 
 
 SCHEMA = make_schema()
+_SPEC_CACHE = {}   # id(schema) -> (schema, flat spec, defaults): built once per schema
 _PORTS = ("network.http_port", "network.modbus_port", "network.snmp_port")
 _TYPE_NAMES = {int: "int", float: "float", bool: "bool", str: "str"}
 
@@ -165,10 +166,16 @@ class Config:
                  slots=None):
         from firmware import fram_layout as L
         self.schema = SCHEMA if schema is None else schema
-        self.spec = _walk(self.schema, "", {})
-        self.defaults = {}
-        for p in self.spec:
-            self.defaults[p] = self.spec[p][3]
+        sd = _SPEC_CACHE.get(id(self.schema))
+        if sd is None or sd[0] is not self.schema:
+            spec = _walk(self.schema, "", {})
+            dflt = {}
+            for p in spec:
+                dflt[p] = spec[p][3]
+            sd = (self.schema, spec, dflt)
+            _SPEC_CACHE[id(self.schema)] = sd
+        self.spec = sd[1]
+        self.defaults = dict(sd[2])
         if defaults:
             for p, v in flatten(defaults).items():
                 v2, err = check_value(p, self.spec[p], v) if p in self.spec else (None, p + ": unknown field")
@@ -223,7 +230,7 @@ class Config:
         if payload is None:
             self.values = vals
             self.generation = 0
-            if not (self.store.is_blank(0) and self.store.is_blank(1)):
+            if not self.store.never_written():
                 self._fault("no valid copy: defaults in use")
             return 0
         try:
@@ -243,6 +250,8 @@ class Config:
                     vals[p] = v2
         self.values = vals
         self.generation = g
+        if self.store.newer_lost():
+            self._fault("gen %d lost, gen %d in use" % (g + 1, g))
         return g
 
     def _fault(self, detail):

@@ -8,14 +8,14 @@
 # do not drift.
 #
 # Persistence: save() (the 1 Hz task calls it) writes the whole counter set to
-# one of two FRAM slots, alternating, with a generation number at both ends
-# and a CRC-16 last; load() takes the newest slot that passes its checks. A
-# write cut at any byte leaves the other slot (one second older) intact, so a
-# power cut loses at most the energy since the last completed save, and
-# counters never go backwards (add() refuses negative deltas).
+# the FRAM copy not holding the newest (fram_layout.SlotPair: generation at
+# both ends, CRC-16 last); load() takes the newest copy that passes its
+# checks. A write cut at any byte leaves the other copy (one second older)
+# intact, so a power cut loses at most the energy since the last completed
+# save, and counters never go backwards (add() refuses negative deltas).
 #
-# Slot: 0 u32 gen, 4 u16 nchan, 6 u16 version, 8 u32 utc_s, 12 u32 reserved,
-#       16 nchan x [imp_p, exp_p, imp_q, exp_q] u64 LE, then u32 gen, u16 CRC.
+# Payload: 0 u16 nchan, 2 u16 version, 4 u32 utc_s of the save,
+#          8 nchan x [imp_p, exp_p, imp_q, exp_q] u64 little-endian.
 from micropython import const
 import struct
 import array
@@ -28,7 +28,7 @@ IMP_Q = const(2)
 EXP_Q = const(3)
 KINDS = ("imp_p", "exp_p", "imp_q", "exp_q")
 MJ_PER_WH = const(3600000)
-_HDR = const(16)
+_HDR = const(8)
 _VERSION = const(1)
 _MAX_STEP = const(0x3FFFFFFF)  # largest delta one viper add takes (fits a 32-bit word)
 
@@ -52,7 +52,8 @@ class Energy:
         n = len(names)
         if n < 1 or n > L.ENERGY_MAX_CHANNELS:
             raise ValueError("energy: 1..%d channels" % L.ENERGY_MAX_CHANNELS)
-        self.fram = fram
+        if fram is None:
+            fram = L.RamFram(L.ENERGY_A, L.ENERGY_B + L.ENERGY_SLOT)
         self.names = list(names)
         self.index = {}
         for i in range(n):
@@ -60,10 +61,10 @@ class Energy:
         self.n = n
         self.clock = clock
         self.events = events
-        self.slots = (L.ENERGY_A, L.ENERGY_B) if slots is None else slots
-        self._size = _HDR + 32 * n + 6
-        self._buf = bytearray(self._size)   # the slot image: counters live in place
-        self._rd = bytearray(self._size)
+        a, b = (L.ENERGY_A, L.ENERGY_B) if slots is None else slots
+        self._size = _HDR + 32 * n
+        self.store = L.SlotPair(fram, a, b, self._size + 14)
+        self._buf = bytearray(self._size)   # the payload: counters live in place
         self._rem = array.array("f", bytes(4 * 4 * n))  # sub-mJ remainders of add_power
         self.generation = 0
         self.saved_utc_s = 0
@@ -74,23 +75,31 @@ class Energy:
         """Add non-negative integer deltas (mJ / mvarS) to channel ch (index or name)."""
         if type(ch) is str:
             ch = self.index[ch]
-        w = 8 + 16 * ch  # 16-bit word index of the channel's first counter
-        for d in (imp_p, exp_p, imp_q, exp_q):
-            if d:
-                if d < 0:
-                    raise ValueError("energy: negative delta")
-                while d > _MAX_STEP:
-                    _add64(self._buf, w, _MAX_STEP)
-                    d -= _MAX_STEP
-                _add64(self._buf, w, d)
-            w += 4
+        w = (_HDR >> 1) + 16 * ch  # 16-bit word index of the channel's first counter
+        if imp_p:
+            self._add(w, imp_p)
+        if exp_p:
+            self._add(w + 4, exp_p)
+        if imp_q:
+            self._add(w + 8, imp_q)
+        if exp_q:
+            self._add(w + 12, exp_q)
+
+    def _add(self, w, d):
+        if d < 0:
+            raise ValueError("energy: negative delta")
+        while d > _MAX_STEP:
+            _add64(self._buf, w, _MAX_STEP)
+            d -= _MAX_STEP
+        _add64(self._buf, w, d)
 
     def add_power(self, ch, p_w, q_var, dt_ms):
         """Integrate active power p_w (W, + import / - export) and reactive
-        power q_var over dt_ms milliseconds."""
+        power q_var (var) over dt_ms milliseconds."""
         if type(ch) is str:
             ch = self.index[ch]
         rem = self._rem
+        w = (_HDR >> 1) + 16 * ch
         k = 4 * ch
         e = p_w * dt_ms          # W * ms = mJ
         if e < 0:
@@ -99,22 +108,18 @@ class Energy:
         e += rem[k]
         i = int(e)
         rem[k] = e - i
+        if i:
+            self._add(w + 4 * (k & 3), i)
+        k = 4 * ch + 2
         r = q_var * dt_ms
-        kq = 4 * ch + 2
         if r < 0:
-            kq += 1
+            k += 1
             r = -r
-        r += rem[kq]
+        r += rem[k]
         j = int(r)
-        rem[kq] = r - j
-        if k & 1:
-            self.add(ch, 0, i, 0, 0)
-        else:
-            self.add(ch, i, 0, 0, 0)
-        if kq & 1:
-            self.add(ch, 0, 0, 0, j)
-        else:
-            self.add(ch, 0, 0, j, 0)
+        rem[k] = r - j
+        if j:
+            self._add(w + 4 * (k & 3), j)
 
     # --- reading -------------------------------------------------------------------
     def get(self, ch, kind=IMP_P):
@@ -134,70 +139,45 @@ class Energy:
 
     # --- persistence -----------------------------------------------------------------
     def save(self, utc_s=None):
-        """Write the counters to the older slot; returns the new generation."""
+        """Write the counters to the copy not holding the newest; returns the generation."""
         if utc_s is None:
             c = self.clock
             utc_s = c.utc_ms() // 1000 if c is not None else 0
-        g = self.generation + 1
-        b = self._buf
-        struct.pack_into("<IHHII", b, 0, g, self.n, _VERSION, utc_s & 0xFFFFFFFF, 0)
-        t = self._size - 6
-        struct.pack_into("<I", b, t, g)
-        struct.pack_into("<H", b, t + 4, crc16_ccitt(b, 0, t + 4))
-        self.fram.write(self.slots[g & 1], b)
+        struct.pack_into("<HHI", self._buf, 0, self.n, _VERSION, utc_s & 0xFFFFFFFF)
+        g = self.store.write(self._buf)
         self.generation = g
         self.saved_utc_s = utc_s
         self.saves += 1
         return g
 
-    def _slot_gen(self, addr):
-        b = self._rd
-        self.fram.readinto(addr, b)
-        g, n, ver = struct.unpack_from("<IHH", b, 0)
-        t = self._size - 6
-        if g == 0 or n != self.n or ver != _VERSION:
-            return 0
-        if struct.unpack_from("<I", b, t)[0] != g:
-            return 0
-        if struct.unpack_from("<H", b, t + 4)[0] != crc16_ccitt(b, 0, t + 4):
-            return 0
-        return g
-
     def load(self):
-        """Restore the newest valid slot. Returns its generation, 0 if none
-        (counters start from zero; a store fault event unless both slots are blank)."""
-        best = 0
-        addr = None
-        for a in self.slots:
-            g = self._slot_gen(a)
-            if g > best:
-                best = g
-                addr = a
-        if addr is None:
-            for i in range(self._size):
-                self._buf[i] = 0
-            self.generation = 0
-            blank = True
-            for a in self.slots:
-                self.fram.readinto(a, self._rd)
-                if self._rd != bytearray(self._size):
-                    blank = False
-            if not blank and self.events is not None:
-                from firmware import codes
-                self.events.emit(codes.EV_STORE_FAULT, codes.SEV_ALARM, "energy",
-                                 {"store": "energy", "detail": "no valid slot: counters restart at 0"})
-            return 0
-        self.fram.readinto(addr, self._buf)
-        self.generation = best
-        self.saved_utc_s = struct.unpack_from("<I", self._buf, 8)[0]
+        """Restore the newest valid copy. Returns its generation, 0 if none
+        (counters start from zero; a store fault event if a save had ever completed)."""
+        g, p = self.store.load()
+        ok = p is not None and len(p) == self._size
+        if ok:
+            n, ver = struct.unpack_from("<HH", p, 0)
+            ok = n == self.n and ver == _VERSION
         for i in range(len(self._rem)):
             self._rem[i] = 0.0
-        if self.events is not None:
+        c = self.clock
+        ev = self.events
+        if not ok:
+            self._buf[:] = bytes(self._size)
+            self.generation = 0
+            if ev is not None and not self.store.never_written():
+                from firmware import codes
+                ev.emit(codes.EV_STORE_FAULT, codes.SEV_ALARM, "energy",
+                        {"store": "energy", "detail": "no valid copy: counters restart at 0"})
+            return 0
+        self._buf[:] = p
+        self.generation = g
+        self.saved_utc_s = struct.unpack_from("<I", p, 4)[0]
+        if ev is not None:
             from firmware import codes
             down = 0
-            c = self.clock
             if c is not None and c.time_valid and self.saved_utc_s:
                 down = c.utc_ms() // 1000 - self.saved_utc_s
-            self.events.emit(codes.EV_ENERGY_RESTORED, codes.SEV_INFO, "energy",
-                             {"generation": best, "down_s": down})
-        return best
+            ev.emit(codes.EV_ENERGY_RESTORED, codes.SEV_INFO, "energy",
+                    {"generation": g, "down_s": down})
+        return g

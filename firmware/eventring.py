@@ -12,9 +12,15 @@
 # readers: the next slot to be written is treated as already free, so a cut
 # while writing it cannot take away a record a reader was promised.
 #
-# At boot the head is the highest valid sequence id. If the slot after it
-# holds that id + 1 with a bad check (a cut after the sequence id reached
-# the chip), the id is burnt so sequence ids never repeat.
+# At boot the head is the highest valid sequence id and the next id is one
+# more. A record torn by a power cut never reached any reader (listeners run
+# after the write; nothing reads while it is written), so its id is simply
+# used again for the next record: ids of records that were ever readable never
+# repeat, and the window keeps every committed record. `torn` says whether
+# boot found such a record (the slot after the head carries the next id but
+# fails its check), so boot can report the lost event. Boot also overwrites
+# the tail of that free slot with a value that cannot match the next id, so
+# the leftovers of a torn attempt can never complete a later attempt's check.
 from micropython import const
 import struct
 from drivers.crc import crc16_ccitt
@@ -34,7 +40,7 @@ class FramRing:
         self.buf = bytearray(rec_size)    # the record being written (owner fills the payload)
         self.rbuf = bytearray(rec_size)   # read buffer for cursor reads
         self.next_seq = 1
-        self.burnt = 0                    # ids burnt at boot (torn record carried them)
+        self.torn = 0                     # 1 if boot found the record after the head torn
         self.scan()
 
     def capacity(self):
@@ -75,9 +81,12 @@ class FramRing:
         nxt = best + 1
         b = self.rbuf
         self.fram.readinto(self.base + (nxt % n) * rec, b)
-        if struct.unpack_from("<I", b, 0)[0] == nxt and not self.check(b):
-            nxt += 1
-            self.burnt += 1
+        self.torn = 1 if struct.unpack_from("<I", b, 0)[0] == nxt and not self.check(b) else 0
+        # Spoil the free slot's tail (its record is outside the window): bytes
+        # left there by a torn attempt at id nxt can then never complete the
+        # check of the next attempt at the same id.
+        struct.pack_into("<HH", b, rec - 4, (~nxt) & 0xFFFF, 0)
+        self.fram.write(self.base + (nxt % n) * rec + rec - 4, memoryview(b)[rec - 4:])
         self.next_seq = nxt
         return nxt
 
@@ -106,8 +115,8 @@ class FramRing:
 
     def since(self, seq, limit, decode):
         """Records with id > seq, oldest first, decoded by decode(buf), and
-        how many of them the reader can no longer get (overwritten, or the
-        one torn by a power cut)."""
+        how many of them the reader can no longer get (overwritten, or
+        failing their check)."""
         first = self.first_seq()
         start = seq + 1
         missed = 0
@@ -128,7 +137,7 @@ class FramRing:
 
 # --- event record (96 bytes) --------------------------------------------------
 #  0 u32 seq           4 u48 utc_ms        10 u32 ticks_ms
-# 14 u8 flags: bit0 time valid, bits1-4 numeric slot 0-3 present
+# 14 u8 flags: bit0 time valid, bits1-4 numeric slot 0-3 present, bit5 text clipped
 # 15 u8 severity      16 u16 code         18 u8 action (codes.ACTIONS index, 255 other)
 # 19 u8 text length   20 12 B channel (ASCII, NUL padded)
 # 32 4 x 32-bit numeric values (per-code schema, codes.EVENT_VALUES)
@@ -158,33 +167,66 @@ def _schema(code):
     return codes.EVENT_VALUES.get(code, codes.DEFAULT_VALUES)
 
 
+_clipped = [False]   # set by _wpart when a text part did not fit
+
+
+def _wpart(b, pos, end, s):
+    # Write str(s) at b[pos:end], clipped without splitting a UTF-8 sequence;
+    # ASCII goes byte by byte without allocating. Returns the new position.
+    if type(s) is not str:
+        s = str(s)
+    start = pos
+    for c in s:
+        if ord(c) > 127:
+            e = s.encode()
+            if len(e) > end - start:
+                _clipped[0] = True
+                e = _clip_utf8(e, end - start)
+            b[start:start + len(e)] = e
+            return start + len(e)
+    for c in s:
+        if pos >= end:
+            _clipped[0] = True
+            break
+        b[pos] = ord(c)
+        pos += 1
+    return pos
+
+
+def _num_index(nums, k):
+    for j in range(len(nums)):
+        if nums[j][0] == k:
+            return j
+    return -1
+
+
 def encode_event(b, code, severity, channel, values, action, utc_ms, ticks_ms, time_valid):
-    """Fill the event record buffer b (bytes 4..91; the ring adds seq and tail)."""
+    """Fill the event record buffer b (bytes 4..91; the ring adds seq and
+    tail). Allocates nothing for ASCII text and schema values."""
     nums, texts = _schema(code)
     flags = 1 if time_valid else 0
     struct.pack_into("<IHI", b, 4, utc_ms & 0xFFFFFFFF, (utc_ms >> 32) & 0xFFFF, ticks_ms & 0xFFFFFFFF)
     if severity < 0 or severity >= len(codes.SEVERITY_NAMES):
         severity = len(codes.SEVERITY_NAMES) - 1
-    extras = None
     act = 0
     if action is not None:
-        try:
-            act = codes.ACTIONS.index(action)
-        except ValueError:
-            act = codes.ACT_OTHER
-            extras = ["action=%s" % action]
+        act = codes.ACT_OTHER
+        acts = codes.ACTIONS
+        for j in range(1, len(acts)):
+            if acts[j] == action:
+                act = j
+                break
     struct.pack_into("<BHB", b, 15, severity, code, act)
-    ch = (channel or "").encode()
-    n = len(ch) if len(ch) < _CH_LEN else _CH_LEN
-    b[_CH:_CH + n] = ch[:n]
-    for i in range(_CH + n, _CH + _CH_LEN):
+    n = _wpart(b, _CH, _CH + _CH_LEN, channel or "")
+    for i in range(n, _CH + _CH_LEN):
         b[i] = 0
     for i in range(_VAL, _VAL + 16):
         b[i] = 0
-    used = []
+    stored = 0       # bit j: schema number j is in a slot
     if values:
         slot = 0
-        for name, t in nums:
+        for j in range(len(nums)):
+            name, t = nums[j]
             w = 2 if t == "q" else 1
             if slot + w > 4:
                 break
@@ -205,29 +247,60 @@ def encode_event(b, code, severity, channel, values, action, utc_ms, ticks_ms, t
                             v = -0x80000000 if v < -0x80000000 else (0x7FFFFFFF if v > 0x7FFFFFFF else v)
                         struct.pack_into(_NUM_FMT[t], b, _VAL + 4 * slot, v)
                     flags |= ((1 << w) - 1) << (1 + slot)
-                    used.append(name)
+                    stored |= 1 << j
                 except (TypeError, ValueError, OverflowError):
                     pass  # not a number: kept as "k=v" text below
             slot += w
     b[14] = flags
-    parts = []
+    # text: schema text values in order, then "k=v" extras, 0x1f between;
+    # separators are written only before a non-empty part (no trailing ones)
+    end = _TXT + _TXT_LEN
+    pos = _TXT
+    seps = 0
+    idx = 0
+    _clipped[0] = False
     for name in texts:
+        if idx:
+            seps += 1
+        idx += 1
         v = values.get(name) if values else None
-        parts.append("" if v is None else str(v))
+        if v is not None and v != "":
+            while seps and pos < end:
+                b[pos] = 0x1F
+                pos += 1
+                seps -= 1
+            pos = _wpart(b, pos, end, v)
+            seps = 0
     if values:
         for k in values:
-            if k not in used and k not in texts:
-                parts.append("%s=%s" % (k, values[k]))
-    if extras:
-        parts.extend(extras)
-    while parts and parts[-1] == "":
-        parts.pop()
-    txt = _clip_utf8(_SEP.join(parts).encode(), _TXT_LEN) if parts else b""
-    n = len(txt)
-    b[19] = n
-    b[_TXT:_TXT + n] = txt
-    for i in range(_TXT + n, _TXT + _TXT_LEN):
+            j = _num_index(nums, k)
+            if (j >= 0 and (stored >> j) & 1) or k in texts:
+                continue
+            if idx and pos < end:
+                for _ in range(seps + 1):
+                    if pos < end:
+                        b[pos] = 0x1F
+                        pos += 1
+            seps = 0
+            idx += 1
+            pos = _wpart(b, pos, end, k)
+            if pos < end:
+                b[pos] = 0x3D  # "="
+                pos += 1
+            pos = _wpart(b, pos, end, values[k])
+    if act == codes.ACT_OTHER:
+        if idx and pos < end:
+            for _ in range(seps + 1):
+                if pos < end:
+                    b[pos] = 0x1F
+                    pos += 1
+        pos = _wpart(b, pos, end, "action=")
+        pos = _wpart(b, pos, end, action)
+    b[19] = pos - _TXT
+    for i in range(pos, end):
         b[i] = 0
+    if _clipped[0]:
+        b[14] |= 0x20    # text clipped: the full story is in the audit log / caller
 
 
 def decode_event(b):
@@ -274,6 +347,8 @@ def decode_event(b):
                         values[k] = p[e + 1:]
     if act != codes.ACT_OTHER and act < len(codes.ACTIONS):
         action = codes.ACTIONS[act]
+    if flags & 0x20:
+        values["truncated"] = True
     return {"seq": seq, "utc_ms": lo | (hi << 32), "ticks_ms": ticks, "time_valid": bool(flags & 1),
             "code": code, "event": codes.EVENT_NAMES.get(code, str(code)),
             "severity": codes.SEVERITY_NAMES[sev] if sev < len(codes.SEVERITY_NAMES) else str(sev),

@@ -137,11 +137,15 @@ class RamFram:
 
 class SlotPair:
     """Two fixed-size copies of a variable-length blob (config, calibration,
-    boot info). Each copy: u32 generation, u32 length, payload, zero padding,
-    and in its last 6 bytes u32 generation + u16 CRC-16 over the rest. The
-    whole copy is written in one go to the copy not holding the newest blob,
-    so a cut at any byte leaves the newest intact and the written copy
-    failing its check (its tail still holds its previous generation, g - 2)."""
+    energy counters, boot info). Each copy: u32 generation, u32 length,
+    payload, zero padding, and in its last 6 bytes u32 generation + u16
+    CRC-16 over the rest. The whole copy is written in one go to the copy not
+    holding the newest blob, so a cut at any byte leaves the newest intact and
+    the written copy failing its check: its tail still holds an older
+    generation until every byte before the tail is new. Generations are never
+    reused: if load() finds the other copy's header already carrying the next
+    generation (a write torn after its first bytes), the next write skips it,
+    so bytes left by a torn attempt can never complete a later one's tail."""
 
     def __init__(self, fram, a, b, slot_size):
         self.fram = fram
@@ -150,6 +154,7 @@ class SlotPair:
         self.img = bytearray(slot_size)
         self.gen = 0
         self.cur = -1   # index of the copy holding generation self.gen
+        self._next = 1
 
     def max_payload(self):
         return self.size - 14
@@ -179,6 +184,12 @@ class SlotPair:
                 return False
         return True
 
+    def never_written(self):
+        """True if no write ever completed: with no valid copy, writes go to
+        copy 0 until one completes, so a blank copy means a torn first write
+        (or a new chip), not lost data."""
+        return self.is_blank(0) or self.is_blank(1)
+
     def load(self):
         """Newest valid (generation, payload), or (0, None)."""
         best = (0, None)
@@ -189,7 +200,21 @@ class SlotPair:
                 best = (g, p)
                 self.cur = i
         self.gen = best[0]
+        self._next = self.gen + 1
+        h = bytearray(4)
+        self.fram.readinto(self.addr[0 if self.cur < 0 else 1 - self.cur], h)
+        if struct.unpack_from("<I", h, 0)[0] == self._next:
+            self._next += 1   # a torn write of that generation: never reuse it
+        if self.cur < 0:
+            self.fram.readinto(self.addr[1], h)
+            if struct.unpack_from("<I", h, 0)[0] == self._next:
+                self._next += 1
         return best
+
+    def newer_lost(self):
+        """After load(): the other copy carries a newer generation in its
+        header but fails its check (a write cut short, or damage)."""
+        return self._next > self.gen + 1
 
     def other(self):
         """(generation, payload) of the copy not holding the newest, if valid and older."""
@@ -204,16 +229,18 @@ class SlotPair:
         n = len(payload)
         if n > self.size - 14:
             raise ValueError("%d bytes do not fit a %d-byte slot" % (n, self.size))
-        g = self.gen + 1
+        g = self._next
         i = 0 if self.cur < 0 else 1 - self.cur
         b = self.img
         struct.pack_into("<II", b, 0, g, n)
         b[8:8 + n] = payload
         t = self.size - 6
-        b[8 + n:t] = bytes(t - 8 - n)
+        if t > 8 + n:
+            b[8 + n:t] = bytes(t - 8 - n)
         struct.pack_into("<I", b, t, g)
         struct.pack_into("<H", b, t + 4, crc16_ccitt(b, 0, t + 4))
         self.fram.write(self.addr[i], b)
         self.gen = g
+        self._next = g + 1
         self.cur = i
         return g

@@ -31,6 +31,10 @@ def ms_to_ntp(ms):
 
 
 def ntp_to_ms(sec, frac):
+    # RFC 4330 section 3: with the top bit clear the time is in era 1
+    # (from 2036-02-07), so 1968..2104 is covered.
+    if not sec & 0x80000000:
+        sec += 1 << 32
     return (sec - NTP_UNIX_DELTA) * 1000 + ((frac * 1000 + (1 << 31)) >> 32)
 
 
