@@ -76,6 +76,13 @@ class Board:
     def adc(self, pin_name):
         return self.hw.ADC(self.pin(pin_name))
 
+    def flash(self):
+        """The record flash as a block device for vfs.VfsLfs2. On the stm32
+        port the board's QSPI flash is pyb.Flash when the firmware image is
+        built with it as external storage."""
+        import pyb
+        return pyb.Flash(start=0)
+
     def chips(self, part):
         """(name, settings) of every chip of one part, in name order."""
         out = [(n, c[1]) for n, c in self.desc.CHIPS.items() if c[0] == part]

@@ -132,6 +132,12 @@ for _n in range(1, 25):
                    "v_on": 1.1, "ntc": "ntc4"})
     OUTLETS[_n] = _o
 
+# --- record flash ------------------------------------------------------------------
+# QSPI NOR (W25Q256JV, 32 MB, 4 KB erase blocks) holding the littlefs record
+# store: 4 days of 1-minute records + 6 months hourly + 2 years daily for 39
+# channels is ~15.6 MB (docs/persistence.md).
+FLASH = {"part": "W25Q256JV", "size": 32 * 1024 * 1024, "block_size": 4096}
+
 # --- thermal sensors -------------------------------------------------------------
 # Relay-board NTCs (10 k, B 3435) in a divider with 10 k to 3.3 V on MCU ADC pins.
 NTCS = {

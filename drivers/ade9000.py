@@ -503,6 +503,15 @@ class ADE9000:
         finally:
             self.cs(1)
 
+    def start(self):
+        """Start streaming from the newest whole page: pages filled while the
+        host was still booting are not wanted and must not count as a lap."""
+        last = (self.read_reg16(WFB_TRG_STAT) >> 12) & 15
+        self._last_page = last
+        self.write_reg16(WFB_PG_IRQEN, 1 << last)
+        self.write_reg32(STATUS0, ST0_PAGE_FULL)
+        self.gap = False
+
     def drain(self, out, max_sets):
         """Append the sample sets filled since the last call to out (array('i'),
         7 interleaved channels [IA, VA, IB, VB, IC, VC, IN] per set, from out[0]),

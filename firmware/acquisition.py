@@ -31,6 +31,8 @@ class Acquisition:
 
     def start(self):
         self.board.start_acquisition(self.adcs)
+        if self.ade is not None:
+            self.ade.start()
 
     def poll(self):
         self.board.service()

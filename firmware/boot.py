@@ -6,6 +6,8 @@
 #   inlet_meter   every 1 s     owns the ADE9000 register reads (its own DSP)
 #   environment   every 2 s     owns the SHT4x and NTC drivers
 #   outlets       on command    owns the switch drivers (coil pulses, feedback)
+#   persist       every 1 s     saves energy counters to FRAM; UTC time every 60 s
+#   sntp          hourly        (MCU, when enabled) sets the clock, logs the step
 #   status        every 5 s     console line (only when a console is given)
 import asyncio
 import time
@@ -104,11 +106,75 @@ class Pdu:
         for name, d in b.desc.NTCS.items():
             self.ntcs[name] = NTC(b.adc(d["pin"]), r25=d["r25"], beta=d["beta"], r_fixed=d["r_fixed"],
                                   vref=d["vref"], name=name)
+        self._persistence()
         self.switches = Switches.from_board(b.desc.OUTLETS, b.pin, clock=self.clock)
         self.outlets = Outlets(self.switches, self.events, self.clock)
         self.acq = Acquisition(b, self.adcs, self.ade)
         self.events.emit(codes.EV_BOOT, codes.SEV_NOTICE, "system",
-                         {"board": b.name, "fw": FW_VERSION, "devices_ok": self.health.ok()})
+                         {"board": b.name, "fw": FW_VERSION, "devices_ok": self.health.ok(),
+                          "boot_count": self.boot_count})
+
+    def _persistence(self):
+        # Stores live in FRAM when it answered, else on RAM stand-ins (the PDU
+        # still runs; health already reports the FRAM fault). docs/persistence.md
+        from firmware import fram_layout
+        from firmware.audit import AuditLog
+        from firmware.config import Config
+        from firmware.calstore import CalStore
+        from firmware.energy import Energy
+        from firmware.records import Records, board_channels
+        from firmware.timesync import Sntp, BootInfo
+        b = self.board
+        fr = self.fram
+        if fr is not None:
+            state = fram_layout.prepare(fr)
+            self.events.attach_fram(fr)  # events of device bring-up move into the ring
+            if state != "ok":
+                self.events.emit(codes.EV_FRAM_FORMATTED, codes.SEV_NOTICE, "fram", {"reason": state})
+        self.audit = AuditLog(fr, self.clock)
+        self.bootinfo = BootInfo(fr)
+        self.boot_count, _, _ = self.bootinfo.boot()
+        svc = b.desc.SERVICES
+        self.config = Config(fr, self.clock, self.events, self.audit,
+                             defaults={"network": {"http_port": svc["http_port"], "modbus_port": svc["modbus_port"],
+                                                   "snmp_port": svc["snmp_port"]}})
+        self.config.load()
+        self.cal = CalStore(fr, self.clock, self.events, self.audit, channels=list(b.desc.CHANNELS))
+        self.cal.load()
+        rch = board_channels(b.desc)
+        self.energy = Energy(fr, [n for n, k in rch if "E" in k], self.clock, self.events)
+        self.energy.load()
+        self.records = None
+        try:
+            self.records = Records(self._record_fs(), rch, clock=self.clock, energy=self.energy,
+                                   config=self.config, events=self.events)
+            if self.clock.time_valid:
+                self.records.resume(self.clock.utc_ms() // 1000)
+        except Exception as e:
+            self.health.add("flash", "records", None, e)
+        self.sntp = Sntp(self.clock, self.events, host=self.config["time.sntp_server"])
+
+    def _record_fs(self):
+        import vfs
+        bdev = self.board.flash()
+        try:
+            fs = vfs.VfsLfs2(bdev)
+        except OSError:
+            vfs.VfsLfs2.mkfs(bdev)  # first boot: a blank chip
+            fs = vfs.VfsLfs2(bdev)
+        self.health.add("flash", "records", bdev)
+        return fs
+
+    async def _persist(self):
+        # Energy counters reach FRAM every second (a power cut loses at most one);
+        # the last-known UTC time every minute (boot time plausibility).
+        k = 0
+        while True:
+            await self.clock.sleep_ms(1000)
+            self.energy.save(self.clock.utc_ms() // 1000)
+            k += 1
+            if k % 60 == 0:
+                self.bootinfo.note_time(self.clock)
 
     # --- tasks --------------------------------------------------------------------
     async def _inlet_meter(self):
@@ -166,7 +232,9 @@ class Pdu:
         self.acq.start()
         mk = asyncio.create_task
         self.tasks = [mk(self.acq.run(self.clock)), mk(self._inlet_meter()), mk(self._environment()),
-                      mk(self._power_on())]
+                      mk(self._persist()), mk(self._power_on())]
+        if not self.clock.virtual and self.config["time.sntp_enable"] and self.board.desc.PLATFORM == "mcu":
+            self.tasks.append(mk(self.sntp.run(self.config["time.sntp_interval_s"])))
         if self.console is not None:
             self.tasks.append(mk(self._status()))
         self.t0_ms = self.clock.ticks_ms()

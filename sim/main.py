@@ -7,6 +7,7 @@
 #   --uart-fd N         host fd of the RS-485 line (a pseudo-terminal made by tools.run)
 #   --uart-path P       its path, for the banner
 #   --fram-file P       backing file of the simulated FRAM (state survives restarts)
+#   --flash-file P      backing file of the simulated record flash
 #   --scenario P        scenario JSON: loads plugged at boot and timed events
 #   --http-port/--modbus-port/--snmp-port/--mqtt-port N
 import sys
@@ -15,7 +16,7 @@ from firmware.boot import Pdu
 
 def _args(argv):
     opts = {"board": "sim24", "seed": 1, "virtual": False, "duration": None, "uart-fd": None,
-            "uart-path": None, "fram-file": None, "scenario": None, "http-port": 8080, "modbus-port": 5020,
+            "uart-path": None, "fram-file": None, "flash-file": None, "scenario": None, "http-port": 8080, "modbus-port": 5020,
             "snmp-port": 1161, "mqtt-port": 1883}
     i = 0
     while i < len(argv):
@@ -28,7 +29,7 @@ def _args(argv):
         else:
             i += 1
             v = argv[i]
-            opts[k] = v if k in ("board", "uart-path", "fram-file", "scenario") else (
+            opts[k] = v if k in ("board", "uart-path", "fram-file", "flash-file", "scenario") else (
                 float(v) if k == "duration" else int(v))
         i += 1
     return opts
@@ -41,6 +42,8 @@ def main(argv):
         sim["uart_fd"] = o["uart-fd"]
     if o["fram-file"]:
         sim["fram_file"] = o["fram-file"]
+    if o["flash-file"]:
+        sim["flash_file"] = o["flash-file"]
     sc = None
     if o["scenario"]:
         import json
@@ -59,6 +62,7 @@ def main(argv):
         "0.1.0", b.name, b.desc.MCU, "virtual" if o["virtual"] else "real", sim["seed"],
         (", scenario " + o["scenario"]) if o["scenario"] else ""))
     print("sampling: %d Hz on %d ADS131M04 groups + ADE9000 inlet" % (b.desc.SAMPLE_RATE, len(pdu.adcs)))
+    print("boot #%d; event log: %d events since first boot" % (pdu.boot_count, pdu.events.next_seq - 1))
     for name, d in pdu.health.report().items():
         print("device %-11s %-10s %s" % (name, d["part"], "ok" if d["ok"] else "FAULT: " + d.get("error", "")))
     print("interfaces (reserved local contract; servers arrive with their own issues):")

@@ -67,7 +67,7 @@ def _proc_cpu_s():
 
 class SimBoard(Board):
     def __init__(self, desc, *, clock=None, seed=1, realtime=False, fixture=None, fixture_loop=False,
-                 uart_fd=None, fram_file=None, twin_overrides=None):
+                 uart_fd=None, fram_file=None, flash_file=None, twin_overrides=None):
         m = SimMachine()
         Board.__init__(self, desc, m)
         self.machine = m
@@ -80,6 +80,8 @@ class SimBoard(Board):
         self._t0_us = None
         self._cpu_prev = None
         self.blocks = 0
+        self._flash = None
+        self._flash_file = flash_file
         if uart_fd is not None:
             for name, u in desc.UARTS.items():
                 m.uarts[u["id"]] = hw.UART(u["id"], u["baudrate"], fd=uart_fd)
@@ -90,6 +92,7 @@ class SimBoard(Board):
             from sim.plant import Plant
             self.plant = Plant(desc, fs=self.fs, seed=seed)
         self._build_twins(fram_file, twin_overrides or {})
+        self.flash()  # big contiguous buffers early, before the heap fragments
         self._build_switches()
         self._build_ntcs()
         self.plant.switches = self.switch_twins
@@ -220,7 +223,26 @@ class SimBoard(Board):
     def service(self):
         return self.advance_to(self.samples_due())
 
+    def flash(self):
+        """The record flash: file-backed at full size when a path is given
+        (`make run`: state survives restarts), else a RAM device of at most
+        1 MB (tests: enough for days of 15-minute records; the record tests
+        size their own)."""
+        if self._flash is None:
+            from sim.blockdev import BlockDev
+            f = self.desc.FLASH
+            bs = f["block_size"]
+            if self._flash_file:
+                self._flash = BlockDev(bs, f["size"] // bs, path=self._flash_file)
+            else:
+                self._flash = BlockDev(bs, min(f["size"], 1024 * 1024) // bs)
+        return self._flash
+
     def start_acquisition(self, adcs):
+        # Conversions made while the firmware was still booting are never
+        # collected (on the MCU the DRDY IRQ is not enabled yet): bring the
+        # plant up to now first, then attach.
+        self.service()
         # Simulated DMA: each twin writes its frames straight into its driver's ring,
         # exactly the bytes the chip would clock out, at every conversion.
         for a in adcs:

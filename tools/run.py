@@ -37,11 +37,12 @@ def main(argv=None):
                  "--http-port", a.http_port, "--modbus-port", a.modbus_port,
                  "--snmp-port", a.snmp_port, "--mqtt-port", a.mqtt_port,
                  "--uart-fd", master, "--uart-path", rtu_path,
-                 "--fram-file", var / ("fram-%s.bin" % a.board))
+                 "--fram-file", var / ("fram-%s.bin" % a.board),
+                 "--flash-file", var / ("flash-%s.bin" % a.board))
     if a.scenario:
         cmd += ["--scenario", a.scenario]
     if a.duration is not None:
-        cmd += ["--duration", a.duration]
+        cmd += ["--duration", str(a.duration)]
     print("running:", " ".join(str(c) for c in cmd), flush=True)
     p = subprocess.Popen(cmd, cwd=ROOT, env=mp_env(), pass_fds=(master,))
     try:
