@@ -1,0 +1,606 @@
+# The board's metrology: units over the acquisition buffers, derived channels
+# (branch sums, computed neutral), output channels, energy and the snapshot.
+#
+# Wiring (firmware/boot.py):
+#     metro = Metrology(board.desc, clock=clock, energy=energy, events=events)
+#     metro.attach(acq)                     # builds units for the chips that answered
+#     metro.load_calibration(calstore.current)
+#     calstore.listeners.append(metro.load_calibration)
+# attach() appends metro.consume to acq.consumers: after every poll each unit
+# runs the viper kernel over its new frames; cycles, windows and seconds close
+# inside consume(); frame k of the snapshot is published once every live unit
+# has closed its k-th window (10/12 cycles) or second.
+#
+# Units (channel 0 times the cycles):
+#   G1..G8  one per ADS131M04: [Gk-V, O(3k-2)-I, O(3k-1)-I, O(3k)-I], stride 4
+#   BL1..3  one per phase: [first group voltage of the phase, its branch sums],
+#           branch current = sample-wise sum of its outlets' currents (all
+#           groups are sampled simultaneously: shared CLKIN/SYNC), weighted by
+#           each outlet's calibration gain (Q12) and clamped at 24-bit full
+#           scale (an overrange sum reads as clipped)
+#   L1..L3  the ADE9000 waveform sets: [VA, IA, IN], [VB, IB], [VC, IC], stride 7
+#   NC      [VA, IA + IB + IC] (computed neutral, gain-weighted sum)
+# Output channels: G1..G8, O1..O24, B1..B6, L1..L3, N, NC, INLET. Branch P, Q
+# and energy are the sums of their outlets'; INLET totals are the sums of the
+# phases (S_total = sum of phase S: arithmetic apparent power, documented).
+import math
+from array import array
+from metrology import kernel as K
+from metrology import cycle as CY
+from metrology.windows import Unit, Chan, KIND_WIN, KIND_SEC, Q_CLIP, Q_NOZC, Q_FAULT, Q_UNCAL
+from metrology.snapshot import Snapshot, NQ, Q
+
+ADS_FS_V = 1.2              # ADS131M04 +/-1.2 V / PGA gain full scale
+ADS_BITS = 24
+ADS_SHIFT = 8               # 24-bit codes -> 16 bits
+ADS_CLIP = 8388607          # |code| at full scale
+ADE_BITS = 28               # waveform codes: 24-bit LPF result << 4, within +/-2^27
+ADE_SHIFT = 12              # +/-2^27 -> +/-2^15
+ADE_CLIP = 0x7FFFFF0        # the ADC's saturated code (24-bit result << 4)
+STALE_POLLS = 50            # a unit without samples for 50 polls (0.5 s) is stale
+NC_SCALE = 16               # computed neutral samples are in units of 16 ADE codes (fits 24 bits)
+
+_VI_Q = ("vrms", "irms", "p_w", "q_var", "s_va", "pf", "dpf", "thd_v", "thd_i", "crest_i", "ipeak", "f_hz")
+_VI_DC = ("vrms", "irms", "p_w", "crest_i", "ipeak", "v_dc", "i_dc")
+_B_Q = ("vrms", "irms", "p_w", "q_var", "s_va", "pf", "dpf", "thd_i", "crest_i", "ipeak", "f_hz")
+_B_DC = ("vrms", "irms", "p_w", "crest_i", "ipeak", "v_dc", "i_dc")
+_G_Q = ("vrms", "thd_v", "f_hz")
+_G_DC = ("vrms", "v_dc")
+_N_Q = ("irms", "thd_i", "crest_i", "ipeak")
+_T_Q = ("p_w", "q_var", "s_va", "pf")
+
+ROLE_V = 0      # a voltage channel with its own output channel (Gk)
+ROLE_VI = 1     # a current paired with the unit's voltage (outlet, inlet phase)
+ROLE_I = 2      # a current reported on its own (branch, neutral)
+ROLE_VL = 3     # the voltage of an inlet phase (reported in the phase's channel)
+
+
+class Metrology:
+    def __init__(self, desc, *, clock=None, energy=None, events=None, dc=None, f_nom=None,
+                 harmonics=True, per_cycle=True):
+        self.desc = desc
+        self.fs = desc.SAMPLE_RATE
+        r = desc.RATINGS
+        self.f_nom = float(f_nom or r.get("f_nom", 50.0))
+        self.dc = bool(r.get("dc", False)) if dc is None else bool(dc)
+        self.clock = clock
+        self.energy = energy
+        self.events = events
+        self.per_cycle = per_cycle
+        self.want_harmonics = harmonics and not self.dc
+        self.harmonics = None
+        groups = sorted(set(o["group"] for o in desc.OUTLETS.values()))
+        self.groups = groups
+        self.outlets = sorted(desc.OUTLETS)
+        self.branches = sorted(desc.BRANCHES)
+        chans = ["G%d" % g for g in groups] + ["O%d" % n for n in self.outlets] + list(self.branches) + \
+            ["L1", "L2", "L3", "N", "NC", "INLET"]
+        qs = {}
+        for ch in chans:
+            c0 = ch[0]
+            if ch == "INLET":
+                qs[ch] = _T_Q
+            elif ch in ("N", "NC"):
+                qs[ch] = _N_Q
+            elif c0 == "G":
+                qs[ch] = _G_DC if self.dc else _G_Q
+            elif c0 == "B":
+                qs[ch] = _B_DC if self.dc else _B_Q
+            else:
+                qs[ch] = _VI_DC if self.dc else _VI_Q
+        self.energy_channels = ["O%d" % n for n in self.outlets] + list(self.branches) + ["L1", "L2", "L3", "INLET"]
+        self.snapshot = Snapshot(chans, qs, self.energy_channels)
+        self.chan_index = self.snapshot.index
+        nout = len(chans)
+        self.cur = {KIND_WIN: array("f", bytes(4 * NQ * nout)), KIND_SEC: array("f", bytes(4 * NQ * nout))}
+        self.curflags = {KIND_WIN: array("H", bytes(2 * nout)), KIND_SEC: array("H", bytes(2 * nout))}
+        self.p1 = {KIND_WIN: array("f", bytes(4 * nout)), KIND_SEC: array("f", bytes(4 * nout))}
+        self.fault_flags = array("H", bytes(2 * nout))   # permanent: chip absent
+        self.uncal = array("H", bytes(2 * nout))
+        self.units = []
+        self.acq = None
+        self.cal = {}                 # board channel -> (gain, offset, phase_deg) in use
+        self.cal_version = 0
+        self._branch_terms = []       # (buf, terms array, nterms, dst, dstride, doff, mode)
+        self._nc_terms = None
+        self._nc_unit = None
+        self._cmap = None
+        self.win_seq = 0
+        self.sec_seq = 0
+        self._pub = {KIND_WIN: 0, KIND_SEC: 0}
+        self.polls = 0
+        self.energy_out = {}          # output channel -> energy counter names to credit
+        for n in self.outlets:
+            self.energy_out["O%d" % n] = ["O%d" % n, desc.OUTLETS[n]["branch"]]
+        for ph in ("L1", "L2", "L3"):
+            self.energy_out[ph] = [ph, "INLET"]
+
+    # --- construction -------------------------------------------------------------------
+    def attach(self, acq):
+        """Build the units for the chips the acquisition has and register as its consumer."""
+        self.acq = acq
+        desc = self.desc
+        fs = self.fs
+        vafe = desc.AFE_GROUP_V
+        iafe = desc.AFE_OUTLET_I
+        v_upc = ADS_FS_V / vafe["gain"] / (1 << 23) * vafe["divider"]
+        i_upc = ADS_FS_V / iafe["gain"] / (1 << 23) * iafe["ct_ratio"] / iafe["burden"]
+        self.i_upc = i_upc
+        by_chip = {}
+        for cname, (chip, cc, q) in desc.CHANNELS.items():
+            by_chip.setdefault(chip, {})[cc] = cname
+        present = {}
+        for k in range(len(acq.adcs)):
+            present[acq.adcs[k].name] = k
+        group_unit = {}
+        for g in self.groups:
+            chip = desc.CHANNELS["G%d-V" % g][0]
+            names = by_chip[chip]
+            outs = [n for n in self.outlets if desc.OUTLETS[n]["group"] == g]
+            if chip not in present:
+                self._mark_fault(["G%d" % g] + ["O%d" % n for n in outs])
+                continue
+            chans = [Chan(0, ADS_BITS, ADS_SHIFT, ADS_CLIP, v_upc, names[0])]
+            roles = [(ROLE_V, self.chan_index["G%d" % g])]
+            for n in outs:
+                cc = desc.CHANNELS["O%d-I" % n][1]
+                chans.append(Chan(cc, ADS_BITS, ADS_SHIFT, ADS_CLIP, i_upc, names[cc]))
+                roles.append((ROLE_VI, self.chan_index["O%d" % n]))
+            u = self._unit("G%d" % g, chans, 4, roles)
+            u.buf_index = present[chip]
+            u.kind = "group"
+            group_unit[g] = u
+        # branch sums, one unit per phase
+        for ph in ("L1", "L2", "L3"):
+            brs = [b for b in self.branches if desc.BRANCHES[b]["phase"] == ph]
+            if not brs:
+                continue
+            vg = None
+            for g in self.groups:
+                if desc.GROUP_PHASE[g] == ph and g in group_unit:
+                    vg = group_unit[g]
+                    break
+            ok = vg is not None
+            for b in brs:
+                for n in desc.BRANCHES[b]["outlets"]:
+                    if desc.OUTLETS[n]["group"] not in group_unit:
+                        ok = False
+            if not ok:
+                self._mark_fault(brs)
+                continue
+            stride = 1 + len(brs)
+            dst = array("i", bytes(4 * stride * acq.max_frames))
+            chans = [Chan(0, ADS_BITS, ADS_SHIFT, ADS_CLIP, v_upc, None)]
+            roles = [(-1, 0)]
+            chans[0].src = vg.chans[0]
+            copy = array("i", [0, 0, 0, 0, 0])
+            self._branch_terms.append((vg.buf_index, copy, 1, dst, stride, 0, 2))
+            for bi in range(len(brs)):
+                b = brs[bi]
+                chans.append(Chan(1 + bi, ADS_BITS, ADS_SHIFT, ADS_CLIP, i_upc, None))
+                roles.append((ROLE_I, self.chan_index[b]))
+                per_group = {}
+                for n in desc.BRANCHES[b]["outlets"]:
+                    per_group.setdefault(desc.OUTLETS[n]["group"], []).append(n)
+                mode = 0
+                for g in sorted(per_group):
+                    u = group_unit[g]
+                    terms = []
+                    for n in per_group[g]:
+                        cc = desc.CHANNELS["O%d-I" % n][1]
+                        terms.append((cc, n))
+                    arr = array("i", bytes(4 * 5 * len(terms)))
+                    self._branch_terms.append((u.buf_index, arr, len(terms), dst, stride, 1 + bi, mode, terms))
+                    mode = 1
+            u = self._unit("B" + ph, chans, stride, roles)
+            u.buf = dst
+            u.kind = "branch"
+        # inlet (ADE9000)
+        ade = acq.ade
+        if ade is None:
+            self._mark_fault(["L1", "L2", "L3", "N", "NC", "INLET"])
+        else:
+            vs = ade.v_per_sample
+            cs = ade.i_per_sample
+            specs = (("L1", 1, 0, "L1-V", "L1-I"), ("L2", 3, 2, "L2-V", "L2-I"), ("L3", 5, 4, "L3-V", "L3-I"))
+            for ph, vo, io, vn, inn in specs:
+                chans = [Chan(vo, ADE_BITS, ADE_SHIFT, ADE_CLIP, vs, vn),
+                         Chan(io, ADE_BITS, ADE_SHIFT, ADE_CLIP, cs, inn)]
+                roles = [(ROLE_VL, self.chan_index[ph]), (ROLE_VI, self.chan_index[ph])]
+                if ph == "L1":
+                    chans.append(Chan(6, ADE_BITS, ADE_SHIFT, ADE_CLIP, cs, "N-I"))
+                    roles.append((ROLE_I, self.chan_index["N"]))
+                u = self._unit(ph, chans, 7, roles)
+                u.kind = "inlet"
+            dst = array("i", bytes(4 * 2 * acq.max_frames))
+            chans = [Chan(0, ADE_BITS, ADE_SHIFT, ADE_CLIP, vs, None),
+                     Chan(1, ADS_BITS, ADS_SHIFT, ADS_CLIP, cs * NC_SCALE, None)]
+            self._nc_terms = (array("i", [1, 0, 0, 0, 0]), dst, array("i", bytes(4 * 15)))
+            u = self._unit("NC", chans, 2, [(-1, 0), (ROLE_I, self.chan_index["NC"])])
+            u.buf = dst
+            u.kind = "nc"
+            self._nc_unit = u
+        self.load_calibration(None)
+        if self.want_harmonics:
+            from metrology.harmonics import Harmonics
+            self.harmonics = Harmonics(self)
+        acq.consumers.append(self.consume)
+        return self
+
+    def _unit(self, name, chans, stride, roles):
+        u = Unit(name, chans, stride, fs=self.fs, f_nom=self.f_nom, dc=self.dc, per_cycle=self.per_cycle)
+        u.roles = roles
+        u.buf = None
+        u.buf_index = None
+        u.listeners.append(self._on_unit)
+        u.last_poll = 0
+        self.units.append(u)
+        return u
+
+    def _mark_fault(self, chans):
+        for ch in chans:
+            i = self.chan_index[ch]
+            self.fault_flags[i] = Q_FAULT
+            for kind in (KIND_WIN, KIND_SEC):
+                self.curflags[kind][i] = Q_FAULT
+
+    def cycle_map(self):
+        """{output channel: (unit, unit channel)} of every current channel
+        (outlets, branches, inlet phases, N, NC): what protection reads per
+        cycle via unit.cycle_listeners and unit.cyc_ms / cycle_rms()."""
+        out = {}
+        for u in self.units:
+            for c in range(1, u.nch):
+                role, oi = u.roles[c]
+                if role >= 0:
+                    out[self.snapshot.channels[oi]] = (u, c)
+        return out
+
+    def cycle_irms(self, channel):
+        """A current's rms over its unit's last cycle (A), or None."""
+        if self._cmap is None:
+            self._cmap = self.cycle_map()
+        t = self._cmap.get(channel)
+        return None if t is None else t[0].cycle_rms(t[1])
+
+    def unit(self, name):
+        for u in self.units:
+            if u.name == name:
+                return u
+        return None
+
+    # --- calibration ------------------------------------------------------------------------
+    def load_calibration(self, current):
+        """Apply a calstore set ({"coeffs": {name: (gain, offset, phase_deg)}, "version": v})
+        or None (uncalibrated: identity). phase_deg: the channel's own delay (lag) in
+        degrees at f_nom; the kernel delays every other channel of the unit to match."""
+        coeffs = {} if current is None else current.get("coeffs", {})
+        self.cal = dict(coeffs)
+        self.cal_version = 0 if current is None else current.get("version", 0)
+        self.set_coefficients(coeffs)
+
+    def set_coefficients(self, coeffs, mark=True):
+        per_deg = self.fs / self.f_nom / 360.0
+        for i in range(len(self.uncal)):
+            self.uncal[i] = 0
+        for u in self.units:
+            taus = []
+            for ch in u.chans:
+                src = getattr(ch, "src", None)
+                nm = ch.name if src is None else src.name
+                cf = coeffs.get(nm) if nm is not None else None
+                if cf is None:
+                    g, off, ph = 1.0, 0.0, 0.0
+                    ch.calibrated = nm is None
+                else:
+                    g, off, ph = cf
+                    ch.calibrated = True
+                ch.gain = float(g)
+                ch.offset = float(off)
+                taus.append(0.0 if src is not None else float(ph) * per_deg)
+            if u.kind == "branch" or u.kind == "nc":
+                # delays meaningless on derived sums: keep channel 0 undelayed
+                taus = [0.0] * len(taus)
+            tmax = max(taus)
+            for c in range(u.nch):
+                u.chans[c].delay = tmax - taus[c]
+            u.apply_calibration()
+            if mark:
+                for c in range(u.nch):
+                    role, oi = u.roles[c]
+                    if role >= 0 and not u.chans[c].calibrated:
+                        self.uncal[oi] = Q_UNCAL
+                if not u.chans[0].calibrated and u.roles[0][0] >= 0:
+                    for role, oi in u.roles:
+                        if role >= 0:
+                            self.uncal[oi] = Q_UNCAL
+        # branch sum gains (Q12) and the computed neutral's
+        for t in self._branch_terms:
+            if len(t) < 8:
+                continue
+            arr = t[1]
+            terms = t[7]
+            for k in range(len(terms)):
+                cc, n = terms[k]
+                cf = coeffs.get("O%d-I" % n)
+                g = 1.0 if cf is None else float(cf[0])
+                arr[5 * k] = cc
+                arr[5 * k + 1] = int(g * 4096 + 0.5)
+                arr[5 * k + 2] = 6
+                arr[5 * k + 3] = 6
+                arr[5 * k + 4] = 1 << (ADS_BITS - 1)
+        if self._nc_terms is not None:
+            arr = self._nc_terms[2]
+            for k in range(3):
+                cf = coeffs.get("L%d-I" % (k + 1))
+                g = 1.0 if cf is None else float(cf[0])
+                arr[5 * k] = 2 * k
+                arr[5 * k + 1] = int(g * 4096 + 0.5)
+                arr[5 * k + 2] = 10
+                arr[5 * k + 3] = 6
+                arr[5 * k + 4] = 1 << (ADE_BITS - 1)
+
+    # --- samples -------------------------------------------------------------------------------
+    def consume(self, acq):
+        self.polls += 1
+        polls = self.polls
+        n = acq.n_group
+        groups = acq.group
+        if n:
+            for u in self.units:
+                if u.kind == "group":
+                    u.last_poll = polls
+                    u.process(groups[u.buf_index], n)
+            for t in self._branch_terms:
+                K.sum_pass(groups[t[0]], n, 4, t[1], t[2], t[3], t[4], t[5], t[6])
+            for u in self.units:
+                if u.kind == "branch":
+                    u.last_poll = polls
+                    u.process(u.buf, n)
+        ni = acq.n_inlet
+        if ni:
+            inl = acq.inlet
+            for u in self.units:
+                if u.kind == "inlet":
+                    u.last_poll = polls
+                    u.process(inl, ni)
+            u = self._nc_unit
+            if u is not None:
+                copy, dst, terms = self._nc_terms
+                K.sum_pass(inl, ni, 7, copy, 1, dst, 2, 0, 2)
+                K.sum_pass(inl, ni, 7, terms, 3, dst, 2, 1, 0)
+                u.last_poll = polls
+                u.process(dst, ni)
+        if polls & 15 == 0:
+            self._stale_check()
+
+    def _stale_check(self):
+        """Flag the channels of units that stopped receiving samples."""
+        for u in self.units:
+            stale = self.polls - u.last_poll > STALE_POLLS
+            if stale != u.fault:
+                u.fault = stale
+                for role, oi in u.roles:
+                    if role >= 0:
+                        for kind in (KIND_WIN, KIND_SEC):
+                            if stale:
+                                self.curflags[kind][oi] |= Q_FAULT
+                            else:
+                                self.curflags[kind][oi] &= ~Q_FAULT
+
+    def add_cycle_stats(self, st):
+        """Cycle-level fidelity (sim/plant.py step_cycles): credit energy from the
+        plant's analytic per-cycle sums instead of samples. st: CycleStats (SI:
+        sum_vi in W*samples over st.n samples). Active energy only (the sums carry
+        no reactive part). Returns the mean power per energy channel (W)."""
+        n = st.n
+        if n <= 0:
+            return {}
+        dt_ms = n * 1000.0 / self.fs
+        e = self.energy
+        out = {}
+        for k in self.outlets:
+            p = st.sum_vi.get("O%d-I" % k, 0.0) / n
+            for nm in self.energy_out.get("O%d" % k, ()):
+                out[nm] = out.get(nm, 0.0) + p
+                if e is not None:
+                    e.add_power(nm, p, 0.0, dt_ms)
+        for ph in ("L1", "L2", "L3"):
+            p = st.sum_vi.get(ph + "-I", 0.0) / n
+            for nm in self.energy_out.get(ph, ()):
+                out[nm] = out.get(nm, 0.0) + p
+                if e is not None:
+                    e.add_power(nm, p, 0.0, dt_ms)
+        return out
+
+    # --- results -------------------------------------------------------------------------------
+    def _on_unit(self, u, kind):
+        res = u.wres if kind == KIND_WIN else u.sres
+        vals = self.cur[kind]
+        flags = self.curflags[kind]
+        p1a = self.p1[kind]
+        uflags = u.w_flags if kind == KIND_WIN else u.s_flags
+        f_hz = u.w_f_hz if kind == KIND_WIN else u.s_f_hz
+        dc = self.dc
+        RN = CY.R_N
+        V = res[CY.R_RMS]
+        vre = res[CY.R_RE]
+        vim = res[CY.R_IM]
+        vthd = res[CY.R_THD] * 100.0
+        vflag = (Q_CLIP if res[CY.R_CLIP] else 0) | (uflags & (Q_NOZC | Q_FAULT))
+        for c in range(u.nch):
+            role, oi = u.roles[c]
+            if role < 0:
+                continue
+            b = oi * NQ
+            o = RN * c
+            fl = (uflags & (Q_NOZC | Q_FAULT)) | self.uncal[oi] | self.fault_flags[oi]
+            if res[o + CY.R_CLIP]:
+                fl |= Q_CLIP
+            if role == ROLE_V:
+                vals[b + Q["vrms"]] = V
+                if dc:
+                    vals[b + Q["v_dc"]] = res[CY.R_MEAN]
+                else:
+                    vals[b + Q["thd_v"]] = vthd
+                    vals[b + Q["f_hz"]] = f_hz
+                flags[oi] = fl
+                continue
+            if role == ROLE_VL:
+                continue
+            I = res[o + CY.R_RMS]
+            vals[b + Q["irms"]] = I
+            vals[b + Q["ipeak"]] = res[o + CY.R_PEAK]
+            vals[b + Q["crest_i"]] = res[o + CY.R_CREST]
+            if role == ROLE_I:
+                if u.kind == "branch":
+                    vals[b + Q["vrms"]] = V
+                    fl |= vflag & Q_CLIP
+                    if dc:
+                        vals[b + Q["v_dc"]] = res[CY.R_MEAN]
+                        vals[b + Q["i_dc"]] = res[o + CY.R_MEAN]
+                    else:
+                        vals[b + Q["f_hz"]] = f_hz
+                if not dc:
+                    vals[b + Q["thd_i"]] = res[o + CY.R_THD] * 100.0
+                flags[oi] = fl
+                continue
+            # ROLE_VI: a current with its voltage
+            fl |= vflag
+            P = res[o + CY.R_P]
+            vals[b + Q["vrms"]] = V
+            vals[b + Q["p_w"]] = P
+            if dc:
+                vals[b + Q["v_dc"]] = res[CY.R_MEAN]
+                vals[b + Q["i_dc"]] = res[o + CY.R_MEAN]
+            else:
+                ire = res[o + CY.R_RE]
+                iim = res[o + CY.R_IM]
+                P1 = vre * ire + vim * iim
+                Q1 = vim * ire - vre * iim
+                S = V * I
+                vals[b + Q["q_var"]] = Q1
+                vals[b + Q["s_va"]] = S
+                vals[b + Q["pf"]] = P / S if S > 0 else 0.0
+                h = math.sqrt(P1 * P1 + Q1 * Q1)
+                vals[b + Q["dpf"]] = P1 / h if h > 0 else 0.0
+                p1a[oi] = P1
+                vals[b + Q["thd_v"]] = vthd
+                vals[b + Q["thd_i"]] = res[o + CY.R_THD] * 100.0
+                vals[b + Q["f_hz"]] = f_hz
+            flags[oi] = fl
+            if kind == KIND_SEC and self.energy is not None:
+                dt_ms = u.s_len * 1000.0 / self.fs
+                q = 0.0 if dc else vals[b + Q["q_var"]]
+                for en in self.energy_out.get(self.snapshot.channels[oi], ()):
+                    self.energy.add_power(en, P, q, dt_ms)
+        # Publish frame k once every live unit has closed its k-th window (second):
+        # all channels of a frame then come from the same period. A unit whose
+        # chip stopped delivering samples is not waited for (its channels keep
+        # their last values, flagged sensor fault).
+        polls = self.polls
+        m = None
+        for x in self.units:
+            if polls - x.last_poll > STALE_POLLS:
+                continue
+            k = x.w_seq if kind == KIND_WIN else x.s_seq
+            if m is None or k < m:
+                m = k
+        if m is not None and m > self._pub[kind]:
+            self._pub[kind] = m
+            self._publish(kind, u)
+
+    def _aggregate(self, kind):
+        vals = self.cur[kind]
+        flags = self.curflags[kind]
+        p1a = self.p1[kind]
+        idx = self.chan_index
+        desc = self.desc
+        dc = self.dc
+        for b in self.branches:
+            bi = idx[b]
+            bb = bi * NQ
+            P = 0.0
+            Qs = 0.0
+            P1 = 0.0
+            fl = 0
+            for n in desc.BRANCHES[b]["outlets"]:
+                oi = idx["O%d" % n]
+                ob = oi * NQ
+                P += vals[ob + Q["p_w"]]
+                if not dc:
+                    Qs += vals[ob + Q["q_var"]]
+                    P1 += p1a[oi]
+                fl |= flags[oi] & (Q_UNCAL | Q_FAULT)
+            vals[bb + Q["p_w"]] = P
+            flags[bi] |= fl
+            # the branch's voltage is its (first) group's: the branch unit's own
+            # voltage channel only times its cycles
+            g = desc.OUTLETS[desc.BRANCHES[b]["outlets"][0]]["group"]
+            gi = idx["G%d" % g] * NQ
+            vals[bb + Q["vrms"]] = vals[gi + Q["vrms"]]
+            if dc:
+                vals[bb + Q["v_dc"]] = vals[gi + Q["v_dc"]]
+            if not dc:
+                vals[bb + Q["q_var"]] = Qs
+                S = vals[bb + Q["vrms"]] * vals[bb + Q["irms"]]
+                vals[bb + Q["s_va"]] = S
+                vals[bb + Q["pf"]] = P / S if S > 0 else 0.0
+                h = math.sqrt(P1 * P1 + Qs * Qs)
+                vals[bb + Q["dpf"]] = P1 / h if h > 0 else 0.0
+        ti = idx["INLET"]
+        tb = ti * NQ
+        P = 0.0
+        Qs = 0.0
+        S = 0.0
+        fl = 0
+        for ph in ("L1", "L2", "L3"):
+            li = idx[ph]
+            lb = li * NQ
+            P += vals[lb + Q["p_w"]]
+            if not dc:
+                Qs += vals[lb + Q["q_var"]]
+                S += vals[lb + Q["s_va"]]
+            else:
+                S += vals[lb + Q["vrms"]] * vals[lb + Q["irms"]]
+            fl |= flags[li]
+        vals[tb + Q["p_w"]] = P
+        vals[tb + Q["q_var"]] = Qs
+        vals[tb + Q["s_va"]] = S
+        vals[tb + Q["pf"]] = P / S if S > 0 else 0.0
+        flags[ti] = fl | self.fault_flags[ti]
+
+    def _publish(self, kind, u):
+        self._aggregate(kind)
+        snap = self.snapshot
+        fk = "win" if kind == KIND_WIN else "sec"
+        fr = snap.begin(fk)
+        fr.kind = fk
+        fr.values[:] = self.cur[kind]          # array copies: no float objects
+        fr.flags[:] = self.curflags[kind]
+        c = self.clock
+        if c is not None:
+            fr.utc_ms = c.utc_ms()
+            fr.time_valid = c.time_valid
+            fr.ticks_ms = c.ticks_ms()
+        if kind == KIND_WIN:
+            fr.cycles = u.window_cycles
+            fr.len_ms = u.w_len * 1000.0 / self.fs
+            self.win_seq += 1
+        else:
+            fr.cycles = 0
+            fr.len_ms = u.s_len * 1000.0 / self.fs
+            self.sec_seq += 1
+            self._copy_energy(fr.energy)
+        snap.publish(fr)
+
+    def _copy_energy(self, dst):
+        e = self.energy
+        if e is None:
+            return
+        names = self.energy_channels
+        for i in range(len(names)):
+            nm = names[i]
+            if nm in e.index:
+                for k in range(4):
+                    dst[4 * i + k] = e.get(nm, k)

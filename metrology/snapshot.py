@@ -1,0 +1,145 @@
+# The published metrology snapshot: what every other layer reads.
+#
+# Two frame streams: "win" (10-cycle windows at 50 Hz, 12 at 60 Hz, ~200 ms)
+# and "sec" (1 s). Each publish fills the next frame of a small pool and then
+# swaps the `latest` reference in one assignment, so a reader always gets a
+# complete frame, never a half-written one (asyncio is cooperative; the swap
+# is atomic on the MCU too). A frame object is not rewritten until POOL - 1
+# further publishes have happened (>= 400 ms for windows, >= 2 s for seconds):
+# a reader that keeps one across awaits longer than that checks frame.seq.
+#
+# Values are float32 in one array: values[ch * NQ + q]; per channel quality
+# flags (windows.Q_*). Channel ids and quantity names are the contract with
+# uplinks: measurement id "O3.p_w" has unit UNITS["O3.p_w"] == "W".
+from array import array
+
+# quantity name -> unit
+QUANTITIES = (
+    ("vrms", "V"), ("irms", "A"), ("p_w", "W"), ("q_var", "var"), ("s_va", "VA"), ("pf", "1"),
+    ("dpf", "1"), ("thd_v", "%"), ("thd_i", "%"), ("crest_i", "1"), ("ipeak", "A"), ("f_hz", "Hz"),
+    ("v_dc", "V"), ("i_dc", "A"),
+)
+NQ = len(QUANTITIES)
+Q = {}
+for _i in range(NQ):
+    Q[QUANTITIES[_i][0]] = _i
+QUNIT = dict(QUANTITIES)
+ENERGY_KINDS = (("e_imp_wh", "Wh"), ("e_exp_wh", "Wh"), ("eq_imp_varh", "varh"), ("eq_exp_varh", "varh"))
+
+FLAG_NAMES = ((1, "clip"), (2, "no_zero_crossing"), (4, "sensor_fault"), (8, "uncalibrated"))
+
+POOL = 3
+
+
+class Frame:
+    def __init__(self, nch):
+        self.seq = 0
+        self.kind = ""
+        self.utc_ms = 0
+        self.time_valid = False
+        self.ticks_ms = 0
+        self.cycles = 0
+        self.len_ms = 0.0
+        self.values = array("f", bytes(4 * NQ * nch))
+        self.flags = array("H", bytes(2 * nch))
+        self.energy = None          # sec frames: array('q') [imp_p, exp_p, imp_q, exp_q] mJ per energy channel
+
+
+class Snapshot:
+    """Latest complete window and 1 s frames. channels: tuple of channel ids;
+    quantities: {channel id: tuple of quantity names that apply};
+    energy_channels: channel ids that have energy counters."""
+
+    def __init__(self, channels, quantities, energy_channels=()):
+        self.channels = tuple(channels)
+        self.index = {}
+        for i in range(len(self.channels)):
+            self.index[self.channels[i]] = i
+        self.quantities = quantities
+        self.energy_channels = tuple(energy_channels)
+        self.eindex = {}
+        for i in range(len(self.energy_channels)):
+            self.eindex[self.energy_channels[i]] = i
+        n = len(self.channels)
+        self._pool = {"win": [Frame(n) for _ in range(POOL)], "sec": [Frame(n) for _ in range(POOL)]}
+        for f in self._pool["sec"]:
+            f.energy = array("q", bytes(32 * len(self.energy_channels)))
+        self._next = {"win": 0, "sec": 0}
+        self.seq = 0
+        self.win = None      # latest complete window frame
+        self.sec = None      # latest complete 1 s frame
+        self.listeners = []  # fn(frame) after each publish
+        units = {}
+        for ch in self.channels:
+            for qn in quantities.get(ch, ()):
+                units[ch + "." + qn] = QUNIT[qn]
+        for ch in self.energy_channels:
+            for qn, u in ENERGY_KINDS:
+                units[ch + "." + qn] = u
+        self.UNITS = units
+
+    # --- writer side -------------------------------------------------------------------
+    def begin(self, kind):
+        """The frame to fill next (not visible to readers until publish)."""
+        return self._pool[kind][self._next[kind]]
+
+    def publish(self, frame):
+        kind = frame.kind
+        self.seq += 1
+        frame.seq = self.seq
+        pool = self._pool[kind]
+        self._next[kind] = (self._next[kind] + 1) % len(pool)
+        if kind == "win":
+            self.win = frame
+        else:
+            self.sec = frame
+        for fn in self.listeners:
+            fn(frame)
+
+    # --- reader side ---------------------------------------------------------------------
+    def latest(self, kind="win"):
+        return self.win if kind == "win" else self.sec
+
+    def get(self, mid, kind="win"):
+        """Value of a measurement id ("O3.p_w", "L1.e_imp_wh") from the latest
+        frame of `kind`, or None before the first publish. Energies come from
+        the 1 s frame (Wh / varh, exact integers underneath)."""
+        ch, qn = mid.split(".")
+        if qn in ("e_imp_wh", "e_exp_wh", "eq_imp_varh", "eq_exp_varh"):
+            f = self.sec
+            if f is None:
+                return None
+            k = ("e_imp_wh", "e_exp_wh", "eq_imp_varh", "eq_exp_varh").index(qn)
+            return f.energy[4 * self.eindex[ch] + k] / 3600000.0
+        f = self.win if kind == "win" else self.sec
+        if f is None:
+            return None
+        return f.values[self.index[ch] * NQ + Q[qn]]
+
+    def flags(self, ch, kind="win"):
+        f = self.win if kind == "win" else self.sec
+        return 0 if f is None else f.flags[self.index[ch]]
+
+    @staticmethod
+    def flag_names(bits):
+        return [nm for b, nm in FLAG_NAMES if bits & b]
+
+    def to_dict(self, frame, channels=None):
+        """{channel: {quantity: [value, unit]}} of a frame (host tools, uplinks)."""
+        out = {}
+        vals = frame.values
+        for ch in (channels or self.channels):
+            i = self.index[ch]
+            d = {}
+            for qn in self.quantities.get(ch, ()):
+                d[qn] = [vals[i * NQ + Q[qn]], QUNIT[qn]]
+            if frame.energy is not None and ch in self.eindex:
+                e = 4 * self.eindex[ch]
+                for k in range(4):
+                    nm, u = ENERGY_KINDS[k]
+                    d[nm] = [frame.energy[e + k] / 3600000.0, u]
+            fl = frame.flags[i]
+            if fl:
+                d["flags"] = self.flag_names(fl)
+            out[ch] = d
+        return out
