@@ -3,7 +3,9 @@
 #
 # Task ownership (one owner per resource, documented timing):
 #   acquisition   every 10 ms   owns the AFE drivers' rings and sample arrays
-#   inlet_meter   every 1 s     owns the ADE9000 register reads (its own DSP)
+#   (acquisition consumers, same task: metrology kernels -> cycles -> windows ->
+#    snapshot; each 1 s snapshot feeds energy counters and the data records)
+#   inlet_meter   every 1 s     owns the ADE9000 register reads (its own DSP): self-check
 #   environment   every 2 s     owns the SHT4x and NTC drivers
 #   outlets       on command    owns the switch drivers (coil pulses, feedback)
 #   persist       every 1 s     saves energy counters to FRAM; UTC time every 60 s
@@ -37,7 +39,7 @@ class Pdu:
                 sim_opts["realtime"] = not self.clock.virtual
             board = open_board(board, clock=self.clock, **sim_opts) if _is_sim(board) else open_board(board)
         self.board = board  # a name, or a Board already opened (tools, benchmarks)
-        self.inlet = {"p_w": None, "f_hz": None, "vrms": None, "irms": None}
+        self.inlet = {}
         self.env = {}
         self.tasks = []
         self.extra_tasks = []  # coroutines started with the firmware's own (scenarios, tools)
@@ -106,10 +108,20 @@ class Pdu:
         for name, d in b.desc.NTCS.items():
             self.ntcs[name] = NTC(b.adc(d["pin"]), r25=d["r25"], beta=d["beta"], r_fixed=d["r_fixed"],
                                   vref=d["vref"], name=name)
+        from metrology.meter import Metrology
+        from metrology.selfcheck import SelfCheck
+        self.acq = Acquisition(b, self.adcs, self.ade)
+        self.metro = Metrology(b.desc, clock=self.clock, events=self.events)
+        self.metro.attach(self.acq)
         self._persistence()
+        self.metro.energy = self.energy
+        self.metro.load_calibration(self.cal.current)
+        self.cal.listeners.append(self.metro.load_calibration)
+        self.selfcheck = SelfCheck(self.metro, self.ade, events=self.events) if self.ade else None
+        if self.records is not None:
+            self.metro.snapshot.listeners.append(self._record_second)
         self.switches = Switches.from_board(b.desc.OUTLETS, b.pin, clock=self.clock)
         self.outlets = Outlets(self.switches, self.events, self.clock)
-        self.acq = Acquisition(b, self.adcs, self.ade)
         self.events.emit(codes.EV_BOOT, codes.SEV_NOTICE, "system",
                          {"board": b.name, "fw": FW_VERSION, "devices_ok": self.health.ok(),
                           "boot_count": self.boot_count})
@@ -122,7 +134,7 @@ class Pdu:
         from firmware.config import Config
         from firmware.calstore import CalStore
         from firmware.energy import Energy
-        from firmware.records import Records, board_channels
+        from firmware.records import Records
         from firmware.timesync import Sntp, BootInfo
         b = self.board
         fr = self.fram
@@ -141,13 +153,14 @@ class Pdu:
         self.config.load()
         self.cal = CalStore(fr, self.clock, self.events, self.audit, channels=list(b.desc.CHANNELS))
         self.cal.load()
-        rch = board_channels(b.desc)
-        self.energy = Energy(fr, [n for n, k in rch if "E" in k], self.clock, self.events)
+        rch = record_channels(self.metro, b.desc)
+        self.energy = Energy(fr, list(self.metro.energy_channels), self.clock, self.events)
         self.energy.load()
         self.records = None
         try:
             self.records = Records(self._record_fs(), rch, clock=self.clock, energy=self.energy,
                                    config=self.config, events=self.events)
+            self._rec_elec = [n for n, k in rch if "T" not in k and "H" not in k]
             if self.clock.time_valid:
                 self.records.resume(self.clock.utc_ms() // 1000)
         except Exception as e:
@@ -165,6 +178,25 @@ class Pdu:
         self.health.add("flash", "records", bdev)
         return fs
 
+    def _record_second(self, frame):
+        # Each 1 s snapshot becomes one second of the ETSI data records (its
+        # energy is already in the counters: metrology credits before publishing).
+        if frame.kind != "sec":
+            return
+        snap = self.metro.snapshot
+        vals = {}
+        for ch in self._rec_elec:
+            vals[ch] = (snap.get(ch + ".vrms", "sec") if ch[0] in "OBL" else None,
+                        snap.get(ch + ".irms", "sec") if ch != "INLET" else None,
+                        snap.get(ch + ".p_w", "sec") if ch[0] in "OBLI" else None)
+        env = {}
+        for where, v in self.env.items():
+            if isinstance(v, tuple):
+                env[where] = v
+            elif v is not None:
+                env[where] = (v, None)
+        self.records.add_second(frame.utc_ms // 1000 - 1, vals, env, frame.time_valid)
+
     async def _persist(self):
         # Energy counters reach FRAM every second (a power cut loses at most one);
         # the last-known UTC time every minute (boot time plausibility).
@@ -178,20 +210,25 @@ class Pdu:
 
     # --- tasks --------------------------------------------------------------------
     async def _inlet_meter(self):
+        # Owns the ADE9000 register reads: the chip's own DSP figures, compared
+        # with the firmware's metrology each second (field self-check, drift flag).
         ade = self.ade
         while True:
-            if ade is not None:
-                try:
-                    p = 0.0
-                    for ph in (0, 1, 2):
-                        p += ade.power(ph)[0]
-                    self.inlet["p_w"] = p
-                    self.inlet["f_hz"] = ade.frequency(0)
-                    self.inlet["vrms"] = [ade.rms(ph)[0] for ph in (0, 1, 2)]
-                    self.inlet["irms"] = [ade.rms(ph)[1] for ph in (0, 1, 2)]
-                except Exception as e:
-                    ade.errors.other += 1
             await self.clock.sleep_ms(1000)
+            if ade is None:
+                continue
+            try:
+                chip = []
+                for ph in (0, 1, 2):
+                    v, i = ade.rms(ph)
+                    chip.append((v, i, ade.power(ph)[0]))
+                self.inlet["chip"] = chip
+                self.inlet["chip_f_hz"] = ade.frequency(0)
+            except Exception:
+                ade.errors.other += 1
+                continue
+            if self.selfcheck is not None:
+                self.selfcheck.check(chip=chip)
 
     async def _environment(self):
         while True:
@@ -208,12 +245,13 @@ class Pdu:
             await self.clock.sleep_ms(2000)
 
     def status_line(self):
-        i = self.inlet
+        snap = self.metro.snapshot
+        p = snap.get("INLET.p_w", "sec")
+        f = snap.get("L1.f_hz", "sec")
         cpu = self.board.cpu_load()
         return ("t=%.1fs inlet P=%s W f=%s Hz outlets_on=%d/%d overruns=%d%s" % (
             time.ticks_diff(self.clock.ticks_ms(), self.t0_ms) / 1000.0,
-            "-" if i["p_w"] is None else "%.1f" % i["p_w"],
-            "-" if i["f_hz"] is None else "%.3f" % i["f_hz"],
+            "-" if p is None else "%.1f" % p, "-" if f is None else "%.3f" % f,
             self.outlets.count_on(), len(self.switches), self.acq.overruns(),
             "" if cpu is None else " cpu=%.2f" % cpu))
 
@@ -274,6 +312,26 @@ async def drive_virtual_time(clock, until_us=None):
                 await asyncio.sleep_ms(0)
             return
         clock.set_now_us(nxt)
+
+
+def record_channels(metro, desc):
+    """ETSI data-record channels: what metrology publishes per output channel
+    (V, I, P and energy where they apply), the air sensors (T, H), the NTCs (T)."""
+    out = []
+    for ch in metro.snapshot.channels:
+        if ch[0] == "O" or ch[0] == "L":
+            out.append((ch, "VIPE"))
+        elif ch[0] == "B":
+            out.append((ch, "VIPE"))
+        elif ch in ("N", "NC"):
+            out.append((ch, "I"))
+        elif ch == "INLET":
+            out.append((ch, "PE"))
+    for where in sorted(desc.AIR_SENSORS):
+        out.append((where, "TH"))
+    for n in sorted(desc.NTCS):
+        out.append((n, "T"))
+    return out
 
 
 def _is_sim(name):

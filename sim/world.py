@@ -241,8 +241,10 @@ class SimBoard(Board):
     def start_acquisition(self, adcs):
         # Conversions made while the firmware was still booting are never
         # collected (on the MCU the DRDY IRQ is not enabled yet): bring the
-        # plant up to now first, then attach.
-        self.service()
+        # plant up to now first (in real time, again until the catch-up itself
+        # takes less than a block), then attach.
+        while self.service() > BLOCK:
+            pass
         # Simulated DMA: each twin writes its frames straight into its driver's ring,
         # exactly the bytes the chip would clock out, at every conversion.
         for a in adcs:
