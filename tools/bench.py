@@ -24,15 +24,16 @@ def realtime_run(board, seconds):
     """Run the real-time firmware for `seconds` and read its CPU time from /proc."""
     cmd = mp_cmd("-m", "sim.main", "--board", board, "--duration", seconds,
                  "--scenario", ROOT / "scenarios" / "demo.json")
+    import resource
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, cwd=ROOT, env=mp_env(), stdout=subprocess.PIPE, text=True)
     out, _ = p.communicate(timeout=seconds + 60)
     wall = time.monotonic() - t0
-    # children's CPU time: resource.getrusage after wait
-    import resource
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # this child's CPU, waited for
     last = [l for l in out.splitlines() if l.startswith("stopped:")]
-    return {"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime, "final": last[-1] if last else out[-300:]}
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "final": last[-1] if last else out[-300:]}
 
 
 def main(argv=None):
@@ -47,10 +48,15 @@ def main(argv=None):
     print("  plant (waveform generation)     %.4f" % s["plant_cpu_per_signal_s"])
     print("  chip twins (quantise, frames)   %.4f" % s["twins_cpu_per_signal_s"])
     print("  drivers (CRC check, unpack)     %.4f" % s["drivers_drain_cpu_per_signal_s"])
+    print("  (whole board incl. twins/plant: %d sample-channels/s; the MCU runs only the drivers)" % s["samples_per_s"])
     print("  overruns                        %d" % s["overruns"])
     print("  (outlets on: %d/24, all loaded)" % s["outlets_on"])
-    print("firmware heap after boot          %d bytes (target MCU heap 262144)" % s["firmware_heap_bytes_after_boot"])
+    print("firmware heap after boot          %d bytes of data (target MCU heap 262144)" % s["firmware_heap_bytes_after_boot"])
+    print("firmware module bytecode          %d bytes (frozen into flash on the MCU, not heap)" % s["module_bytecode_bytes"])
     print("simulation heap (twins, plant)    %d bytes (unix port only)" % s["sim_heap_bytes"])
+    print()
+    subprocess.run([sys.executable, "-m", "tools.bench_metrology"], cwd=ROOT, check=True)
+    print()
     r = realtime_run(a.board, a.realtime_seconds)
     print("real-time run (%.0f s, make run equivalent): %.3f of one core; %s" % (
         a.realtime_seconds, r["cpu_s"] / r["wall_s"], r["final"]))
