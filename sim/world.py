@@ -116,7 +116,8 @@ class SimBoard(Board):
                 afe = [1.0 / v["divider"]] + [i["burden"] / i["ct_ratio"]] * 3
                 twin = (factory or Ads131m04Twin)(name, drdy=m.Pin(s["drdy"], hw.Pin.IN), afe=afe,
                                                   fs=self.fs, seed=self.seed * 1000 + n_adc)
-                self._analog.append((twin, self._chip_channels(name, 4)))
+                if twin is not None:
+                    self._analog.append((twin, self._chip_channels(name, 4)))
             elif part == "ade9000":
                 from sim.twin_ade9000 import Ade9000Twin
                 vs = 1.0 / s["v_divider"]
@@ -126,7 +127,8 @@ class SimBoard(Board):
                     name, irq0=m.Pin(s["irq0"], hw.Pin.IN), irq1=m.Pin(s["irq1"], hw.Pin.IN),
                     reset=m.Pin(s["reset"], hw.Pin.IN), afe=afe, fs=self.fs, seed=self.seed * 1000,
                     f_nom=desc.RATINGS["f_nom"])
-                self._analog.append((twin, self._chip_channels(name, ("IA", "VA", "IB", "VB", "IC", "VC", "IN"))))
+                if twin is not None:
+                    self._analog.append((twin, self._chip_channels(name, ("IA", "VA", "IB", "VB", "IC", "VC", "IN"))))
             elif part == "mb85rs":
                 from sim.twin_fram import Fram
                 twin = (factory or Fram)(size=s["size"], path=fram_file)
@@ -138,7 +140,7 @@ class SimBoard(Board):
             else:
                 raise ValueError("sim: no twin for part %r (chip %s)" % (part, name))
             if twin is None:
-                continue  # an override of None means "not fitted"
+                continue  # an override factory returning None: chip not fitted
             self.twins[name] = twin
             if "cs" in s:
                 bus = self.spi(s["bus"])

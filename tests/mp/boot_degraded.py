@@ -9,7 +9,8 @@ class WrongPart(Ads131m04Twin):
     ID = 0x2200  # an ADS131M02-like ID: 2 channels
 
 
-pdu = Pdu("sim24", virtual=True, seed=2, power_on="none", twin_overrides={"fram": lambda **kw: None, "adc3": WrongPart})
+pdu = Pdu("sim24", virtual=True, seed=2, power_on="none", twin_overrides={"fram": lambda **kw: None, "adc3": WrongPart,
+                                                                         "adc6": lambda *a, **kw: None})
 pdu.board.plant.plug(1, {"kind": "resistive", "irms": 2.0})
 pdu.run(1.0)
 evs, _ = pdu.events.since(0)
