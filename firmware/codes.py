@@ -87,3 +87,98 @@ EVENT_VALUES = {
     EV_TIME_FAULT: ((("failures", "u"),), ("error",)),
     EV_FRAM_FORMATTED: ((), ("reason",)),
 }
+
+# --- protection and switching (protection/*, firmware/outlets.py) -------------
+# Values: peak (A, or mA for residual current), window_ms (the decision's time
+# window: latency, duration, time over pickup), value (the measured quantity:
+# A rms, mA, C), limit (the threshold it was held against); text: the outlet's
+# resulting state (latched/cooldown/lockout/derated/shed/...) and the cause.
+EV_INRUSH = const(100)            # switch-on inrush, normal signature: logged
+EV_INRUSH_ABNORMAL = const(101)   # inrush not settled in its window: a sequence stops
+EV_OC_INSTANT = const(102)        # instantaneous (short-circuit) trip
+EV_OC_TIMED = const(103)          # inverse-time (I^2t) trip
+EV_OC_PICKUP = const(104)         # inverse-time element picked up (window_ms: expected trip time)
+EV_SHED = const(105)              # outlet shed by its branch/inlet phase
+EV_DERATE = const(106)            # switch too hot: pickup lowered to the allowed current
+EV_DERATE_END = const(107)
+EV_THERMAL_TRIP = const(108)
+EV_RCM_TRANSIENT = const(109)     # residual current excursion shorter than the alarm window: ignored
+EV_RCM_ALARM = const(110)
+EV_RCM_ISOLATE = const(111)       # suspect outlet opened
+EV_RCM_LATCH = const(112)         # residual gone after isolating: outlet confirmed, latched
+EV_RCM_CLEAR = const(113)
+EV_CLOSE_FAILED = const(114)      # switch-on verification: no feedback, no current
+EV_OPEN_FAILED = const(115)       # switch-off verification: feedback stays closed (no current to prove it)
+EV_WELDED = const(116)            # current still flows after an open (relay welded / triac shorted)
+EV_SWITCH_UNKNOWN = const(117)    # evidence contradicts itself or is missing
+EV_COMMAND_REFUSED = const(118)   # switch-on refused: latched, lockout, cooldown, hot, limit
+EV_PROT_RESET = const(119)        # audited operator reset
+EV_RETRY = const(120)             # automatic re-close after a cooldown
+EV_LOCKOUT = const(121)
+EV_SEQ_START = const(122)
+EV_SEQ_DONE = const(123)
+EV_SEQ_ABORT = const(124)
+EV_PROT_DEGRADED = const(125)     # no current measurement for some outlets/inlet
+
+EVENT_NAMES.update({
+    EV_INRUSH: "inrush",
+    EV_INRUSH_ABNORMAL: "inrush_abnormal",
+    EV_OC_INSTANT: "oc_instant",
+    EV_OC_TIMED: "oc_timed",
+    EV_OC_PICKUP: "oc_pickup",
+    EV_SHED: "shed",
+    EV_DERATE: "derate",
+    EV_DERATE_END: "derate_end",
+    EV_THERMAL_TRIP: "thermal_trip",
+    EV_RCM_TRANSIENT: "rcm_transient",
+    EV_RCM_ALARM: "rcm_alarm",
+    EV_RCM_ISOLATE: "rcm_isolate",
+    EV_RCM_LATCH: "rcm_latch",
+    EV_RCM_CLEAR: "rcm_clear",
+    EV_CLOSE_FAILED: "close_failed",
+    EV_OPEN_FAILED: "open_failed",
+    EV_WELDED: "welded",
+    EV_SWITCH_UNKNOWN: "switch_unknown",
+    EV_COMMAND_REFUSED: "command_refused",
+    EV_PROT_RESET: "prot_reset",
+    EV_RETRY: "retry",
+    EV_LOCKOUT: "lockout",
+    EV_SEQ_START: "seq_start",
+    EV_SEQ_DONE: "seq_done",
+    EV_SEQ_ABORT: "seq_abort",
+    EV_PROT_DEGRADED: "prot_degraded",
+})
+
+ACTIONS = ACTIONS + ("isolate", "lockout", "alarm", "retry", "reset", "stop")
+
+_P_NUM = DEFAULT_VALUES[0]
+_P_SW = ((("feedback", "b"), ("commanded", "b"), ("current_a", "f"), ("window_ms", "i")), ("who", "state"))
+EVENT_VALUES.update({
+    EV_INRUSH: (_P_NUM, ("shape", "who")),
+    EV_INRUSH_ABNORMAL: (_P_NUM, ("shape", "who")),
+    EV_OC_INSTANT: (_P_NUM, ("state", "cause", "outlets")),
+    EV_OC_TIMED: (_P_NUM, ("state", "cause", "outlets")),
+    EV_OC_PICKUP: (_P_NUM, ()),
+    EV_SHED: (_P_NUM, ("element", "state", "why")),
+    EV_DERATE: (_P_NUM, ("state",)),
+    EV_DERATE_END: (_P_NUM, ("state",)),
+    EV_THERMAL_TRIP: (_P_NUM, ("state", "cause")),
+    EV_RCM_TRANSIENT: (_P_NUM, ("state",)),
+    EV_RCM_ALARM: (_P_NUM, ("state",)),
+    EV_RCM_ISOLATE: (_P_NUM, ("state", "phase")),
+    EV_RCM_LATCH: (_P_NUM, ("state", "cause")),
+    EV_RCM_CLEAR: (_P_NUM, ("state",)),
+    EV_CLOSE_FAILED: _P_SW,
+    EV_OPEN_FAILED: _P_SW,
+    EV_WELDED: _P_SW,
+    EV_SWITCH_UNKNOWN: _P_SW,
+    EV_COMMAND_REFUSED: ((("value", "f"), ("limit", "f"), ("cooldown_ms", "i"), ("suppressed", "u")),
+                         ("who", "state", "cause")),
+    EV_PROT_RESET: ((("audit", "u"),), ("who", "state", "cause", "result")),
+    EV_RETRY: ((("attempt", "u"), ("limit", "u")), ("cause", "state")),
+    EV_LOCKOUT: ((("trips", "u"), ("window_ms", "i")), ("state", "cause")),
+    EV_SEQ_START: ((("count", "u"), ("stagger_ms", "i"), ("budget", "u")), ("who",)),
+    EV_SEQ_DONE: ((("started", "u"), ("count", "u")), ("who",)),
+    EV_SEQ_ABORT: ((("started", "u"), ("count", "u")), ("reason", "who")),
+    EV_PROT_DEGRADED: ((("outlets", "u"),), ("cause",)),
+})
