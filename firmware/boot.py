@@ -27,8 +27,9 @@ FW_VERSION = "0.1.0"
 
 class Pdu:
     def __init__(self, board="sim24", *, virtual=False, clock=None, console=None, power_on="all",
-                 stagger_ms=250, **sim_opts):
+                 stagger_ms=250, prot_values=None, **sim_opts):
         self.clock = clock or (VirtualClock() if virtual else RealClock())
+        self._prot_values = prot_values  # protection settings over the defaults (validated)
         self.console = console
         self.power_on = power_on
         self.stagger_ms = stagger_ms
@@ -122,6 +123,15 @@ class Pdu:
             self.metro.snapshot.listeners.append(self._record_second)
         self.switches = Switches.from_board(b.desc.OUTLETS, b.pin, clock=self.clock)
         self.outlets = Outlets(self.switches, self.events, self.clock)
+        # Protection consumes every poll after metrology, inside the acquisition
+        # task: never behind an uplink. docs/protection.md
+        from protection.engine import Protection
+        from protection.settings import Settings
+        self.prot_settings = Settings(config=self.config, events=self.events, audit=self.audit,
+                                      n_outlets=len(b.desc.OUTLETS), values=self._prot_values)
+        self.protection = Protection(b.desc, self.outlets, self.events, self.clock, settings=self.prot_settings,
+                                     ntcs=self.ntcs, audit=self.audit)
+        self.protection.attach(self.acq)
         self.events.emit(codes.EV_BOOT, codes.SEV_NOTICE, "system",
                          {"board": b.name, "fw": FW_VERSION, "devices_ok": self.health.ok(),
                           "boot_count": self.boot_count})

@@ -18,11 +18,18 @@ def test_weld_scenario_event_log():
     names = [(e["event"], e["channel"]) for e in evs]
     assert names[:2] == [("fram_formatted", "fram"), ("boot", "system")]
     assert ("outlet_on", "O1") in names and ("outlet_on", "O2") in names and ("outlet_on", "O7") in names
-    # outlet 7's relay welded at t=2 s: the off command at t=3 s is not confirmed by feedback
-    unv = [e for e in evs if e["event"] == "switch_unverified"]
-    assert len(unv) == 1 and unv[0]["channel"] == "O7"
-    assert unv[0]["values"]["commanded"] is False and unv[0]["values"]["feedback"] is True
-    assert unv[0]["values"]["who"] == "scenario"
+    # outlet 7's relay welded at t=2 s: after the off command at t=3 s current keeps
+    # flowing, so protection reports it welded within 200 ms and locks the outlet out
+    w = [e for e in evs if e["event"] == "welded"]
+    assert len(w) == 1 and w[0]["channel"] == "O7"
+    assert w[0]["values"]["commanded"] is False and w[0]["values"]["feedback"] is True
+    assert w[0]["values"]["who"] == "scenario" and w[0]["values"]["state"] == "lockout"
+    assert w[0]["action"] == "lockout" and w[0]["severity"] == "critical"
+    assert 3000 < w[0]["ticks_ms"] <= 3200
+    # the PSU's switch-on inrush on outlet 1 is classified and logged, not tripped
+    inr = [e for e in evs if e["event"] == "inrush" and e["channel"] == "O1"]
+    assert len(inr) == 1 and inr[0]["action"] == "logged"
+    assert not [e for e in evs if e["event"] in ("trip", "switch_unverified")]
     off1 = [e for e in evs if e["event"] == "outlet_off" and e["channel"] == "O1"]
     assert len(off1) == 1 and 3500 <= off1[0]["ticks_ms"] <= 3600
     seqs = [e["seq"] for e in evs]

@@ -4,31 +4,24 @@
 import asyncio
 import json
 from firmware.boot import Pdu, drive_virtual_time
-from metrology.meter import Metrology
-from protection.engine import Protection
-from protection.settings import Settings
 
 
 class Rig:
     def __init__(self, seed=1, settings=None, loads=None, priorities=None, tap=False, metro=True,
                  faults=None, virtual=True):
-        self.pdu = pdu = Pdu("sim24", virtual=virtual, power_on="none", seed=seed)
+        vals = dict(settings or {})
+        for n, p in (priorities or {}).items():
+            vals["outlets.%d.priority" % n] = p
+        # boot wires metrology and protection; the rig only sets the settings
+        self.pdu = pdu = Pdu("sim24", virtual=virtual, power_on="none", seed=seed, prot_values=vals)
         self.clock = pdu.clock
         self.plant = pdu.board.plant
         self.evs = []
         pdu.events.listeners.append(self._ev)
         self.audit = pdu.audit
-        vals = dict(settings or {})
-        for n, p in (priorities or {}).items():
-            vals["outlets.%d.priority" % n] = p
-        self.settings = Settings(events=pdu.events, audit=self.audit, values=vals)
-        self.metro = getattr(pdu, "metro", None)    # boot attaches metrology itself
-        if metro and self.metro is None:
-            self.metro = Metrology(pdu.board.desc, clock=pdu.clock, events=pdu.events)
-            self.metro.attach(pdu.acq)
-        self.prot = Protection(pdu.board.desc, pdu.outlets, pdu.events, pdu.clock,
-                               settings=self.settings, ntcs=pdu.ntcs, audit=self.audit)
-        self.prot.attach(pdu.acq)
+        self.settings = pdu.prot_settings
+        self.metro = pdu.metro
+        self.prot = pdu.protection
         for n, ld in (loads or {}).items():
             self.plant.plug(n, ld)
         for n, (kind, kw) in (faults or {}).items():
