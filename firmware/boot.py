@@ -122,7 +122,7 @@ class Pdu:
         if self.records is not None:
             self.metro.snapshot.listeners.append(self._record_second)
         self.switches = Switches.from_board(b.desc.OUTLETS, b.pin, clock=self.clock)
-        self.outlets = Outlets(self.switches, self.events, self.clock)
+        self.outlets = Outlets(self.switches, self.events, self.clock, audit=self.audit)
         # Protection consumes every poll after metrology, inside the acquisition
         # task: never behind an uplink. docs/protection.md
         from protection.engine import Protection

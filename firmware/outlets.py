@@ -22,16 +22,18 @@ VERDICT_POLL_MS = 10
 
 
 class Outlets:
-    def __init__(self, switches, events, clock, groups=None):
+    def __init__(self, switches, events, clock, groups=None, audit=None):
         self.switches = switches  # outlet number -> drivers.switch object
         self.events = events
         self.clock = clock
+        self.audit = audit        # operator commands: who, when, what, result
         self.commanded = {n: False for n in switches}
         for n, s in switches.items():
             self.commanded[n] = bool(s.commanded)
         self.protection = None
         self.groups = groups or {"all": sorted(switches)}   # name -> outlets (protection adds G/B/L)
         self._op = {n: 0 for n in switches}
+        self._refused = False
 
     def count_on(self):
         return sum(1 for n, s in self.switches.items() if s.feedback())
@@ -41,7 +43,20 @@ class Outlets:
         return self._op[n]
 
     async def set(self, n, on, who="local"):
-        """Switch outlet n on/off. Returns the feedback afterwards."""
+        """Switch outlet n on/off. Returns the feedback afterwards. Every
+        command is audited (who, what, and the result the feedback shows)."""
+        self._refused = False
+        fb = await self._set(n, on, who)
+        if self.audit is not None:
+            on = bool(on)
+            what = "outlet %d %s" % (n, "on" if on else "off")
+            if fb != on:
+                what += " (feedback %s)" % ("on" if fb else "off")
+            self.audit.log("command", who, what,
+                           "refused" if self._refused else ("ok" if fb == on else "failed"))
+        return fb
+
+    async def _set(self, n, on, who):
         sw = self.switches[n]
         on = bool(on)
         p = self.protection
@@ -52,6 +67,7 @@ class Outlets:
             return on                  # already there: no pulse, no windows
         if not p.permit(n, on, who):
             p.unreserve(n)
+            self._refused = True
             return sw.feedback()
         op = self._next_op(n)
         d = p.switch_delay_us(n, on)
