@@ -143,6 +143,9 @@ def test_latched_trip_refuses_switch_on_until_audited_reset(sc):
     assert rs["who"] == "alice" and rs["result"] == "ok" and rs["state"] == "tripped"
     assert d["audit"] == [["alice", "reset O4 tripped (short): fault cleared", "ok"]]
     assert rs["audit"] >= 1
+    # the operator commands around it are audited too: refused while latched, ok after the reset
+    assert [c for c in d["commands"] if c[0] == "bob"][-2:] == [
+        ["bob", "outlet 4 on (feedback off)", "refused"], ["bob", "outlet 4 on", "ok"]]
     on = ev(d, "outlet_on", "O4")[-1]
     assert on[0] >= 2500 and on[4]["who"] == "bob"
     assert d["reset_ok"] is True and d["fb"] is True and d["state"] == "normal"
@@ -194,6 +197,7 @@ def test_welded_relay_detected_within_200ms(sc):
     assert v["state"] == "lockout"
     assert d["state"] == "lockout" and d["reset_ok"] is False
     assert d["audit"] == [["alice", "reset O7 lockout (welded): refused, current flows", "refused"]]
+    assert d["commands"][-1][1:] == ["outlet 7 off (feedback on)", "failed"]   # the open that welded
 
 
 def test_ssr_thermal_derate_then_trip(sc):

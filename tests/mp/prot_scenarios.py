@@ -79,7 +79,9 @@ async def short_latch(r):
     await r.until(3.0)
     aud, _ = r.pdu.audit.since(0, 100)
     emit("short_latch", r, onset=int(1.0037 * 8000 + 0.5), state_after_trip=st1, reset_ok=ok,
-         audit=[[a["who"], a["what"], a["result"]] for a in aud], fb=r.pdu.switches[4].feedback(),
+         audit=[[a["who"], a["what"], a["result"]] for a in aud if a["what"].startswith("reset")],
+         commands=[[a["who"], a["what"], a["result"]] for a in aud if a["what"].startswith("outlet")],
+         fb=r.pdu.switches[4].feedback(),
          fb1=r.pdu.switches[1].feedback(), state=r.prot.o[4].state)
 
 
@@ -127,7 +129,8 @@ async def weld(r):
     await r.until(2.2)
     aud, _ = r.pdu.audit.since(0, 100)
     emit("weld", r, t_off=t_off, state=r.prot.o[7].state, reset_ok=ok,
-         audit=[[a["who"], a["what"], a["result"]] for a in aud])
+         audit=[[a["who"], a["what"], a["result"]] for a in aud if a["what"].startswith("reset")],
+         commands=[[a["who"], a["what"], a["result"]] for a in aud if a["what"].startswith("outlet")])
 
 
 # 9. SSR outlet: hot air, derated, then timed out on the derated pickup
