@@ -157,7 +157,13 @@ class Pdu:
         self.bootinfo = BootInfo(fr)
         self.boot_count, _, _ = self.bootinfo.boot()
         svc = b.desc.SERVICES
-        self.config = Config(fr, self.clock, self.events, self.audit,
+        # The config store holds every layer's settings; protection brings its
+        # own section (thresholds, curves, windows, retry policy).
+        from firmware.config import make_schema
+        from protection.settings import SCHEMA as PROTECTION_SCHEMA
+        schema = make_schema(len(b.desc.OUTLETS))
+        schema["protection"] = dict(PROTECTION_SCHEMA)
+        self.config = Config(fr, self.clock, self.events, self.audit, schema=schema,
                              defaults={"network": {"http_port": svc["http_port"], "modbus_port": svc["modbus_port"],
                                                    "snmp_port": svc["snmp_port"]}})
         self.config.load()

@@ -1,0 +1,25 @@
+# Protection settings live in the config store (FRAM): a validated change
+# survives a reboot; an out-of-range one is refused naming the field.
+import json
+from firmware.boot import Pdu
+from firmware.config import ConfigError
+
+pdu = Pdu("sim24", virtual=True, power_on="none", fram_file="/tmp/prot_config_fram.bin")
+s = pdu.prot_settings
+before = s["outlet_pickup_a"]
+try:
+    s.apply({"outlet_pickup_a": 99.0}, "alice")
+    bad = None
+except ConfigError as e:
+    bad = str(e)
+s.apply({"outlet_pickup_a": 10.0, "outlets.5.priority": 1}, "alice")
+in_store = s.config is not None
+pdu.board.twins["fram"].close()
+del pdu, s
+import gc
+gc.collect()
+pdu2 = Pdu("sim24", virtual=True, power_on="none", fram_file="/tmp/prot_config_fram.bin")
+print(json.dumps({"in_store": in_store, "before": before, "bad": bad,
+                  "after_reboot": pdu2.prot_settings["outlet_pickup_a"],
+                  "prio_after_reboot": pdu2.prot_settings.priority(5),
+                  "config_value": pdu2.config["protection.outlet_pickup_a"]}))
