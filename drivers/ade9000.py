@@ -131,11 +131,19 @@ SET_WORDS = const(8)
 SETS_PER_PAGE = const(16)
 PAGES = const(16)
 _PAGE_BYTES = const(512)
-_BURST_PAGES = const(8)                  # pages per SPI burst (4 KB buffers)
+_BURST_PAGES = const(5)                  # pages per SPI burst (one 2.5 KB buffer): a 10 ms poll's 80 sets
 
 
 def _is16(addr):
     return 0x480 <= addr <= 0x4FE
+
+
+@micropython.viper
+def _zero(buf: ptr8, start: int, end: int):
+    i = start
+    while i < end:
+        buf[i] = 0
+        i += 1
 
 
 @micropython.viper
@@ -216,12 +224,11 @@ class ADE9000:
         rxm = memoryview(self._rx)
         self._txv = [txm[:n] for n in range(9)]
         self._rxv = [rxm[:n] for n in range(9)]
-        # waveform bursts: header + whole pages
-        self._btx = bytearray(2 + _BURST_PAGES * _PAGE_BYTES)
+        # waveform bursts: header + whole pages, one buffer for both directions
+        # (SPI.write_readinto accepts the same buffer: MOSI sends the header and
+        # the zeros written before each burst, MISO overwrites them)
         self._brx = bytearray(2 + _BURST_PAGES * _PAGE_BYTES)
-        btm = memoryview(self._btx)
         brm = memoryview(self._brx)
-        self._btv = [btm[:2 + k * _PAGE_BYTES] for k in range(_BURST_PAGES + 1)]
         self._brv = [brm[:2 + k * _PAGE_BYTES] for k in range(_BURST_PAGES + 1)]
         self._last_page = 15
         self._energy = [[0, 0, 0] for _ in range(3)]       # extended accumulations (LSBs)
@@ -493,13 +500,15 @@ class ADE9000:
 
     # --- waveform buffer (hot path: no allocation) --------------------------------------------
     def _burst(self, page, npages):
-        tx = self._btx
+        buf = self._brx
         hdr = ((WFB_BASE + page * 128) << 4) | 0x08
-        tx[0] = hdr >> 8
-        tx[1] = hdr & 0xFF
+        buf[0] = hdr >> 8
+        buf[1] = hdr & 0xFF
+        _zero(buf, 2, 2 + npages * _PAGE_BYTES)
+        b = self._brv[npages]
         self.cs(0)
         try:
-            self.spi.write_readinto(self._btv[npages], self._brv[npages])
+            self.spi.write_readinto(b, b)
         finally:
             self.cs(1)
 

@@ -1,24 +1,38 @@
 # Acquisition: moves every conversion from the AFE drivers' frame rings into
-# preallocated per-chip sample arrays and hands them to consumers (metrology).
+# preallocated per-chip sample arrays and hands them to consumers (metrology,
+# protection).
 #
-# Timing: poll() runs every POLL_MS from its own task. Each ADS131M04 ring holds
-# RING_FRAMES conversions (32 ms at 8 kSPS), so the event loop may stall for up
-# to ~20 ms without loss; a longer stall loses frames and is counted, never
-# hidden: overruns() must stay zero in every test and in `make run`.
+# Sizing (8 kSPS, 125 us per frame):
+#   * poll() runs every POLL_MS (10 ms = 80 frames) from its own task, but the
+#     period between two drains is POLL_MS plus the task's own work (metrology
+#     ~3 ms on the MCU) plus whatever other tasks hold the CPU.
+#   * Each ADS131M04 ring holds RING_FRAMES (256 = 32 ms) raw frames: one
+#     poll period and the task's work (~13 ms) leave ~20 ms for an event-loop
+#     stall without loss. The ADE9000 buffers 16 pages of 16 sets (32 ms) on
+#     the chip itself. A longer stall loses frames and is counted, never
+#     hidden: overruns() must stay zero in every test and in `make run`.
+#   * The unpacked sample arrays need not hold a whole ring: a poll drains in
+#     chunks of at most CHUNK_FRAMES (128 = 16 ms, one nominal period with
+#     margin), calling the consumers after each chunk, until the rings are
+#     empty. A normal poll is one chunk; only a poll after a stall makes two
+#     or three calls. This halves the sample arrays (and every buffer sized
+#     from max_frames downstream: branch sums, protection scratch) without
+#     shortening the stall the rings absorb.
 from array import array
 
 POLL_MS = 10
-RING_FRAMES = 256
+RING_FRAMES = 256           # per ADS131M04 ring (the driver's default)
+CHUNK_FRAMES = 128          # frames per consumer call (sample arrays)
 INLET_CH = 7  # ADE9000 waveform sets: IA, VA, IB, VB, IC, VC, IN
 
 
 class Acquisition:
-    def __init__(self, board, adcs, ade=None, max_frames=RING_FRAMES):
+    def __init__(self, board, adcs, ade=None, max_frames=CHUNK_FRAMES):
         self.board = board
         self.adcs = adcs
         self.ade = ade
-        self.max_frames = max_frames
-        # group[k]: interleaved [v, i1, i2, i3] codes of ADS131M04 k for the last poll
+        self.max_frames = max_frames      # frames per consumer call (array capacity)
+        # group[k]: interleaved [v, i1, i2, i3] codes of ADS131M04 k for the last chunk
         self.group = [array("i", bytes(16 * max_frames)) for _ in adcs]
         self.inlet = array("i", bytes(4 * INLET_CH * max_frames))
         self.stalled = [False] * len(adcs)
@@ -27,7 +41,7 @@ class Acquisition:
         self.frames_total = 0
         self.inlet_total = 0
         self.polls = 0
-        self.consumers = []  # callables(acq), called after every poll with new data
+        self.consumers = []  # callables(acq), called after every chunk (>= once per poll)
 
     def start(self):
         self.board.start_acquisition(self.adcs)
@@ -35,7 +49,33 @@ class Acquisition:
             self.ade.start()
 
     def poll(self):
+        """Drain every ring in chunks of at most max_frames, calling the
+        consumers after each chunk (always at least once per poll). Returns
+        the group frames drained."""
         self.board.service()
+        self.polls += 1
+        total = 0
+        mf = self.max_frames
+        # a bounded number of chunks: the rings hold RING_FRAMES, plus what
+        # arrives while the consumers run
+        for it in range(RING_FRAMES // mf + 2):
+            n = self._drain_groups()
+            ni = 0
+            if self.ade is not None:
+                ni = self.ade.drain(self.inlet, mf)
+            self.n_inlet = ni
+            self.inlet_total += ni
+            total += n
+            if it and not n and not ni:
+                break
+            for c in self.consumers:
+                c(self)
+            # the ADE9000 drains whole pages of 16 sets: a full chunk less one page may remain
+            if n < mf and ni < mf - 16:
+                break
+        return total
+
+    def _drain_groups(self):
         adcs = self.adcs
         # All ADS131M04s share CLKIN and SYNC: draining the same count from each
         # keeps the groups sample-aligned. A chip that stops delivering must not
@@ -50,7 +90,7 @@ class Acquisition:
                 hi = c
         for k in range(len(adcs)):
             c = adcs[k].ring.count()
-            if hi - c > self.max_frames // 2:
+            if hi - c > adcs[k].ring.nframes // 2:
                 if not self.stalled[k]:
                     self.stalled[k] = True
                     adcs[k].errors.timeout += 1
@@ -68,14 +108,6 @@ class Acquisition:
                     adcs[k].drain(self.group[k], n)
         self.n_group = n
         self.frames_total += n
-        ni = 0
-        if self.ade is not None:
-            ni = self.ade.drain(self.inlet, self.max_frames)
-        self.n_inlet = ni
-        self.inlet_total += ni
-        self.polls += 1
-        for c in self.consumers:
-            c(self)
         return n
 
     def overruns(self):

@@ -32,14 +32,21 @@ class ConfigError(ValueError):
         super().__init__("; ".join(m for p, m in errors))
 
 
+_OUTLET_NAME = (str, 0, 24, "")
+_OUTLET_PRIORITY = (int, 0, 9, 5)                  # shedding order: 0 is shed first
+_OUTLET_POWER_ON = (str, ("on", "off", "last"), None, "last")
+
+
 def make_schema(n_outlets=N_OUTLETS):
+    # The spec tuples every outlet has alike are shared (one object each, not
+    # one per outlet: a schema is RAM on the MCU too).
     outlets = {}
     for n in range(1, n_outlets + 1):
         outlets[str(n)] = {
-            "name": (str, 0, 24, ""),
-            "priority": (int, 0, 9, 5),                # shedding order: 0 is shed first
+            "name": _OUTLET_NAME,
+            "priority": _OUTLET_PRIORITY,
             "power_on_delay_ms": (int, 0, 600000, 250 * (n - 1)),
-            "power_on": (str, ("on", "off", "last"), None, "last"),
+            "power_on": _OUTLET_POWER_ON,
         }
     return {
         "system": {
@@ -90,7 +97,6 @@ def make_schema(n_outlets=N_OUTLETS):
 
 
 SCHEMA = make_schema()
-_SPEC_CACHE = {}   # id(schema) -> (schema, flat spec, defaults): built once per schema
 _PORTS = ("network.http_port", "network.modbus_port", "network.snmp_port")
 _TYPE_NAMES = {int: "int", float: "float", bool: "bool", str: "str"}
 
@@ -104,6 +110,56 @@ def _walk(tree, prefix, out):
         else:
             out[p] = v
     return out
+
+
+def _lookup(schema, path):
+    """The spec tuple of a dotted path in a nested schema, or None."""
+    d = schema
+    i = 0
+    n = len(path)
+    while i <= n:
+        j = path.find(".", i)
+        if j < 0:
+            j = n
+        if type(d) is not dict:
+            return None
+        d = d.get(path[i:j])
+        if d is None:
+            return None
+        i = j + 1
+    return d if type(d) is tuple else None
+
+
+class Spec:
+    """The schema seen as a flat {path: spec} mapping (`path in spec`,
+    spec[path], spec.get(path), iteration) without holding a flat copy: the
+    running values already hold one string per path, a second table of the
+    ~125 paths would only cost heap."""
+
+    def __init__(self, schema):
+        self.schema = schema
+
+    def get(self, path, default=None):
+        r = _lookup(self.schema, path)
+        return default if r is None else r
+
+    def __getitem__(self, path):
+        r = _lookup(self.schema, path)
+        if r is None:
+            raise KeyError(path)
+        return r
+
+    def __contains__(self, path):
+        return _lookup(self.schema, path) is not None
+
+    def items(self):
+        return _walk(self.schema, "", {}).items()
+
+    def __iter__(self):
+        return iter(_walk(self.schema, "", {}))
+
+    def __len__(self):
+        return len(_walk(self.schema, "", {}))
 
 
 def flatten(changes):
@@ -166,22 +222,15 @@ class Config:
                  slots=None):
         from firmware import fram_layout as L
         self.schema = SCHEMA if schema is None else schema
-        sd = _SPEC_CACHE.get(id(self.schema))
-        if sd is None or sd[0] is not self.schema:
-            spec = _walk(self.schema, "", {})
-            dflt = {}
-            for p in spec:
-                dflt[p] = spec[p][3]
-            sd = (self.schema, spec, dflt)
-            _SPEC_CACHE[id(self.schema)] = sd
-        self.spec = sd[1]
-        self.defaults = dict(sd[2])
+        self.spec = Spec(self.schema)
+        self._overrides = {}           # a board's own defaults (e.g. the MCU's ports)
         if defaults:
             for p, v in flatten(defaults).items():
-                v2, err = check_value(p, self.spec[p], v) if p in self.spec else (None, p + ": unknown field")
+                sp = self.spec.get(p)
+                v2, err = check_value(p, sp, v) if sp is not None else (None, p + ": unknown field")
                 if err:
                     raise ConfigError([(p, err)])
-                self.defaults[p] = v2
+                self._overrides[p] = v2
         if fram is None:
             a = L.CONFIG_A
             fram = L.RamFram(a, L.CONFIG_B + L.CONFIG_SLOT)
@@ -191,11 +240,21 @@ class Config:
         self.clock = clock
         self.events = events
         self.audit = audit
-        self.values = dict(self.defaults)
+        self.values = self.defaults
         self.generation = 0
         self.listeners = []  # fn(diff) after a change set is applied; diff: path -> (old, new)
 
     # --- reading ----------------------------------------------------------------------
+    @property
+    def defaults(self):
+        """{path: default} (a new dict: the schema's defaults and the board's)."""
+        d = {}
+        for p, sp in self.spec.items():
+            d[p] = sp[3]
+        for p in self._overrides:
+            d[p] = self._overrides[p]
+        return d
+
     def get(self, path):
         return self.values[path]
 
@@ -226,7 +285,7 @@ class Config:
         """Load the newest valid copy; fields missing or invalid in it take
         their defaults. Returns the generation (0: defaults)."""
         g, payload = self.store.load()
-        vals = dict(self.defaults)
+        vals = self.defaults
         if payload is None:
             self.values = vals
             self.generation = 0

@@ -120,22 +120,35 @@ class PathFS:
         return os.stat(self._p(path))
 
 
-_TEMPLATES = {}
+_TINDEX = {}
 
 
-def _templates(nf):
-    # Reset images shared by every accumulator of nf fields (slice copies are
-    # ~20x faster than element loops and allocate nothing).
-    t = _TEMPLATES.get(nf)
+def _tindex(kinds, env):
+    # (kinds, reading index of each avg/min/max field: V, I, P -> the (v, i, p)
+    # tuple of add_second; T, H -> (t_c, rh)), one pair shared by all channels
+    # of the same kinds.
+    t = _TINDEX.get(kinds)
     if t is None:
-        inf = array.array("f", bytes(4 * nf))
-        ninf = array.array("f", bytes(4 * nf))
-        for i in range(nf):
-            inf[i] = _INF
-            ninf[i] = -_INF
-        t = (array.array("d", bytes(8 * nf)), array.array("I", bytes(4 * nf)), inf, ninf)
-        _TEMPLATES[nf] = t
+        m = _ENV if env else _ELEC
+        t = (kinds, bytes(m[k] for k in kinds if k != "E"))
+        _TINDEX[kinds] = t
     return t
+
+
+@micropython.viper
+def _fill32(buf: ptr32, n: int, hi: int):
+    # n 32-bit words of buf = hi << 16 (reset without template arrays: zeros,
+    # float32 +inf 0x7F800000, -inf 0xFF800000; the word is built here so no
+    # argument exceeds the MCU's small ints)
+    v = hi << 16
+    i = 0
+    while i < n:
+        buf[i] = v
+        i += 1
+
+
+_F32_INF_HI = const(0x7F80)
+_F32_NINF_HI = const(0xFF80)
 
 
 class _Acc:
@@ -146,22 +159,19 @@ class _Acc:
         self.cnt = array.array("I", bytes(4 * nf))
         self.mn = array.array("f", bytes(4 * nf))
         self.mx = array.array("f", bytes(4 * nf))
-        self._t = _templates(nf)
-        self.e = [0] * ne
+        self.e = array.array("q", bytes(8 * ne))   # energy over the period (mJ): no big ints on the MCU
         self.t0 = -1
         self.period = 0
         self.n_s = 0
         self.valid = True
 
     def start(self, t0, period):
-        z, zc, inf, ninf = self._t
-        self.sum[:] = z
-        self.cnt[:] = zc
-        self.mn[:] = inf
-        self.mx[:] = ninf
-        e = self.e
-        for k in range(len(e)):
-            e[k] = 0
+        n = len(self.cnt)
+        _fill32(self.sum, 2 * n, 0)          # float64 zeros
+        _fill32(self.cnt, n, 0)
+        _fill32(self.mn, n, _F32_INF_HI)
+        _fill32(self.mx, n, _F32_NINF_HI)
+        _fill32(self.e, 2 * len(self.e), 0)
         self.t0 = t0
         self.period = period
         self.n_s = 0
@@ -196,10 +206,15 @@ class Records:
         self.clock = clock
         self.energy = energy
         self.events = events
-        self.layout = []
-        fields = []
+        # Per channel: name, kinds, reading index of each field (bytes shared
+        # between channels of the same kinds) and (first field << 1) | env: a
+        # channel's fields are consecutive, so no object per field or channel.
+        self._names = []
+        self._kinds = []
+        self._tis = []
+        self._f0 = array.array("H")
         echans = []
-        src = []
+        nf = 0
         for name, kinds in channels:
             kinds = "".join(k for k in "VIPTHE" if k in kinds)
             if not kinds:
@@ -207,35 +222,23 @@ class Records:
             env = ("T" in kinds or "H" in kinds)
             if env and any(k in kinds for k in "VIPE"):
                 raise ValueError("records: channel %s mixes electrical and environment kinds" % name)
-            self.layout.append((name, kinds))
-            m = []
-            for k in kinds:
-                if k == "E":
-                    echans.append(name)
-                else:
-                    m.append(((_ENV if env else _ELEC)[k], len(fields)))
-                    fields.append((name, k))
-            src.append((name, env, m))
-        self.fields = fields
+            kinds, ti = _tindex(kinds, env)
+            if "E" in kinds:
+                echans.append(name)
+            self._names.append(name)
+            self._kinds.append(kinds)
+            self._tis.append(ti)
+            self._f0.append((nf << 1) | (1 if env else 0))
+            nf += len(ti)
         self.echans = echans
-        self._src = src
-        self.nf = len(fields)
+        self.nf = nf
         self.ne = len(echans)
-        self._pfield = []  # field index of each E channel's P (energy without counters)
-        for name in echans:
-            pf = -1
-            for i in range(self.nf):
-                if fields[i] == (name, "P"):
-                    pf = i
-            self._pfield.append(pf)
         self._eidx = None
         if energy is not None:
-            self._eidx = [energy.index[n] for n in echans]
+            self._eidx = array.array("B", [energy.index[n] for n in echans])
         self.rec_size = (_HDR + 12 * self.nf + 8 * self.ne + 2 + 3) & ~3
         self._eoff = _HDR + 12 * self.nf
         self._rbuf = bytearray(self.rec_size)
-        self._layout_text = ",".join("%s:%s" % nk for nk in self.layout).encode()
-        self._hdr = self._file_header()
         self._am = _Acc(self.nf, self.ne)                               # current minute
         self._acc = [_Acc(self.nf, self.ne) for _ in LEVELS]           # T_rec, hour, day
         self._esnap = None
@@ -281,8 +284,23 @@ class Records:
             raise ValueError("record period %r not in 1 or 5..60 dividing 60" % minutes)
         self.period_s = 60 * minutes
 
+    @property
+    def layout(self):
+        """[(channel, kinds)] in record order."""
+        return [(self._names[j], self._kinds[j]) for j in range(len(self._names))]
+
+    @property
+    def fields(self):
+        """[(channel, kind)] of the avg/min/max fields in record order."""
+        out = []
+        for name, kinds in self.layout:
+            for k in kinds:
+                if k != "E":
+                    out.append((name, k))
+        return out
+
     def _file_header(self):
-        t = self._layout_text
+        t = ",".join("%s:%s" % nk for nk in self.layout).encode()
         h = bytearray(14 + len(t))
         h[0:4] = _MAGIC
         struct.pack_into("<BBHHH", h, 4, _VERSION, 0, self.rec_size, len(h), self.nf)
@@ -303,23 +321,26 @@ class Records:
                 self._close_minute()   # a gap or a clock step: close what we have
             a.start(m0, 60)
         s, c, mn, mx = a.sum, a.cnt, a.mn, a.mx
-        for name, env_, m in self._src:
-            d = env if env_ else values
+        names, tisl, f0 = self._names, self._tis, self._f0
+        for j in range(len(names)):
+            w = f0[j]
+            d = env if w & 1 else values
             if d is None:
                 continue
-            t = d.get(name)
+            t = d.get(names[j])
             if t is None:
                 continue
-            for ti, fi in m:
+            fi = w >> 1
+            for ti in tisl[j]:
                 x = t[ti]
-                if x is None:
-                    continue
-                s[fi] += x
-                c[fi] += 1
-                if x < mn[fi]:
-                    mn[fi] = x
-                if x > mx[fi]:
-                    mx[fi] = x
+                if x is not None:
+                    s[fi] += x
+                    c[fi] += 1
+                    if x < mn[fi]:
+                        mn[fi] = x
+                    if x > mx[fi]:
+                        mx[fi] = x
+                fi += 1
         a.n_s += 1
         if not time_valid:
             a.valid = False
@@ -338,30 +359,42 @@ class Records:
             self._close_minute()
         a.start(m0, 60)
         s, c, mn, mx = a.sum, a.cnt, a.mn, a.mx
-        for name, env_, m in self._src:
-            d = env if env_ else stats
+        names, tisl, f0 = self._names, self._tis, self._f0
+        for j in range(len(names)):
+            w = f0[j]
+            d = env if w & 1 else stats
             if d is None:
                 continue
-            t = d.get(name)
+            t = d.get(names[j])
             if t is None:
                 continue
-            for ti, fi in m:
+            fi = w >> 1
+            for ti in tisl[j]:
                 q = t[ti]
-                if q is None:
-                    continue
-                s[fi] = q[0] * n_s
-                c[fi] = n_s
-                mn[fi] = q[1]
-                mx[fi] = q[2]
+                if q is not None:
+                    s[fi] = q[0] * n_s
+                    c[fi] = n_s
+                    mn[fi] = q[1]
+                    mx[fi] = q[2]
+                fi += 1
         a.n_s = n_s
         a.valid = bool(time_valid)
         self._close_minute(energy)
 
     # --- aggregation ------------------------------------------------------------------
+    def _pfield(self, k):
+        """Field index of E channel k's P, or -1 (energy without counters)."""
+        name = self.echans[k]
+        for j in range(len(self._names)):
+            if self._names[j] == name:
+                i = self._kinds[j].find("P")
+                return -1 if i < 0 else (self._f0[j] >> 1) + i     # V, I, P come first, in that order
+        return -1
+
     def _snap_energy(self):
         if self._eidx is not None:
             en = self.energy
-            self._esnap = [en.get(i) for i in self._eidx]
+            self._esnap = array.array("q", [en.get(i) for i in self._eidx])
         else:
             self._esnap = []
 
@@ -379,7 +412,7 @@ class Records:
         for k in range(self.ne):
             v = None if given is None else given.get(self.echans[k])
             if v is None:
-                pf = self._pfield[k]
+                pf = self._pfield(k)
                 v = int(a.sum[pf] * 1000 + 0.5) if pf >= 0 and a.cnt[pf] else 0
                 if pf >= 0 and a.cnt[pf] and a.cnt[pf] != a.n_s:
                     # P missing for some seconds: scale its mean to the covered time
@@ -482,7 +515,7 @@ class Records:
             f = self.fs.open(p, "ab")
             try:
                 if new:
-                    f.write(self._hdr)
+                    f.write(self._file_header())
                 f.write(b)
             finally:
                 f.close()
@@ -544,18 +577,20 @@ class Records:
         skipped (counted in self.bad_records)."""
         out = []
         self.bad_records = 0
-        self._scan(level, t0, t1, channel, out)
+        self._scan(level, t0, t1, channel, out.append)
         out.sort(key=lambda r: r["utc_s"])
         return out
 
     def times(self, t0, t1, level=0):
         """Start times of the stored records in [t0, t1) (nothing decoded)."""
         out = []
-        self._scan(level, t0, t1, False, out)
+        self._scan(level, t0, t1, False, out.append)
         out.sort()
         return out
 
-    def _scan(self, level, t0, t1, channel, out):
+    def _scan(self, level, t0, t1, channel, sink):
+        # sink(record) for each stored record in [t0, t1) (sink(utc_s) when
+        # channel is False), in file order
         for name in self._files(level):
             try:
                 a, b = self._span(level, name)
@@ -563,9 +598,9 @@ class Records:
                 continue
             if b <= t0 or a >= t1:
                 continue
-            self._read_file("%s/%s" % (_DIRS[level], name), t0, t1, channel, out)
+            self._read_file("%s/%s" % (_DIRS[level], name), t0, t1, channel, sink)
 
-    def _read_file(self, path, t0, t1, channel, out):
+    def _read_file(self, path, t0, t1, channel, sink):
         f = self.fs.open(path, "rb")
         try:
             h = f.read(14)
@@ -587,9 +622,9 @@ class Records:
                         if struct.unpack_from("<H", chunk, o + rsz - 2)[0] != crc16_ccitt(chunk, o, rsz - 2):
                             self.bad_records += 1
                         elif channel is False:
-                            out.append(u)
+                            sink(u)
                         else:
-                            out.append(dec.decode(mv[o:o + rsz], channel))
+                            sink(dec.decode(mv[o:o + rsz], channel))
                 if n < len(chunk):
                     break
         finally:
@@ -608,9 +643,16 @@ class Records:
         for lvl, t0, period, src in ((1, h0, 3600, 0), (2, d0, 86400, 1)):
             acc = self._acc[lvl]
             acc.start(t0, period)
-            for r in self.query(t0, now_s + 1, level=src):
-                self._merge_record(acc, r)
+            self._merge_stored(acc, src, t0, now_s + 1)
         self._snap_energy()
+
+    def _merge_stored(self, acc, level, t0, t1):
+        # Merge the stored records one at a time as they are read (a list of an
+        # hour of decoded minute records would be ~1 MB of objects on the MCU).
+        def merge(r):
+            self._merge_record(acc, r)
+        self.bad_records = 0
+        self._scan(level, t0, t1, None, merge)
 
     def _catch_up(self, lvl, end, period, horizon):
         have = self.times(end - horizon, end, lvl)
@@ -625,25 +667,28 @@ class Records:
         for t in missing:
             acc = _Acc(self.nf, self.ne)
             acc.start(t, period)
-            for r in self.query(t, t + period, level=lvl - 1):
-                self._merge_record(acc, r)
+            self._merge_stored(acc, lvl - 1, t, t + period)
             self._store(lvl, acc)
 
     def _merge_record(self, acc, r):
         w = r["n_s"]
         s, c, mn, mx = acc.sum, acc.cnt, acc.mn, acc.mx
         ch = r["channels"]
-        for i in range(self.nf):
-            name, k = self.fields[i]
-            v = ch.get(name, {}).get(k.lower())
-            if v is None or v[0] != v[0]:
-                continue
-            s[i] += v[0] * w
-            c[i] += w
-            if v[1] < mn[i]:
-                mn[i] = v[1]
-            if v[2] > mx[i]:
-                mx[i] = v[2]
+        for j in range(len(self._names)):
+            name, kinds, i = self._names[j], self._kinds[j], self._f0[j] >> 1
+            d = ch.get(name, {})
+            for k in kinds:
+                if k == "E":
+                    continue
+                v = d.get(k.lower())
+                if v is not None and v[0] == v[0]:
+                    s[i] += v[0] * w
+                    c[i] += w
+                    if v[1] < mn[i]:
+                        mn[i] = v[1]
+                    if v[2] > mx[i]:
+                        mx[i] = v[2]
+                i += 1
         for k in range(self.ne):
             acc.e[k] += ch.get(self.echans[k], {}).get("e_mj", 0)
         acc.n_s += w

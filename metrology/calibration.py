@@ -68,8 +68,8 @@ class Calibrator:
         for u in metro.units:
             used = False
             for c in range(u.nch):
-                nm = u.chans[c].name
-                if nm is not None and nm in self.ref and getattr(u.chans[c], "src", None) is None:
+                nm = u.names[c]            # None for derived channels (branch sums, copies)
+                if nm is not None and nm in self.ref:
                     self.targets.append((u, c, nm))
                     used = True
             if used:
@@ -159,9 +159,8 @@ class Calibrator:
         if self.stage == 1:
             for u, c, nm in self.targets:
                 a = self.acc[nm]
-                ch = u.chans[c]
                 # identity: R_MEAN = mean raw code * units per raw code
-                mean_raw = a[1] / n / ch.upc
+                mean_raw = a[1] / n / u.upc(c)
                 if self.dc:
                     self.offs[nm] = mean_raw if self.zero_windows else 0.0
                 else:

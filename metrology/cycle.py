@@ -40,7 +40,7 @@ R_MEAN = 1      # mean (units; DC mode: offset-corrected)
 R_P = 2         # active power with channel 0 (W), currents only
 R_RE = 3        # fundamental phasor, rms units: real part
 R_IM = 4        #   imaginary part
-R_THD = 5       # THD (ratio, not %)
+R_THD = 5       # THD (%)
 R_PEAK = 6      # peak |x| (units)
 R_CREST = 7     # peak / rms
 R_CLIP = 8      # clipped samples
@@ -53,6 +53,12 @@ def w64(a, k):
     if lo < 0:
         lo += TWO32
     return a[k] * TWO32 + lo
+
+
+def w64i(a, k):
+    """The split accumulator at a[k], a[k+1] as an exact int (no float made:
+    a small int on the 64-bit unix port; the float math using it converts once)."""
+    return (a[k] << 32) + (a[k + 1] & 0xFFFFFFFF)
 
 
 def crossing_values(st, nch, f, out):
@@ -104,12 +110,14 @@ def _inv3(g00, g01, g02, g11, g12, g22):
             (g00 * g11 - g01 * g01) * r)
 
 
-def window_values(acc, nch, cnt, fa, fb, xa, xb, k, out, phasor=True):
-    """AC window: every channel's R_* results into out (list, R_N per channel).
+def window_values(acc, nch, cnt, fa, fb, xa, xb, k, out, phasor=True, power=True):
+    """AC window: every channel's R_* results into out (R_N per channel).
     acc: window sums (kernel state layout); cnt: samples; fa/fb: fractions of
     the first and last crossing; xa/xb: channel values there; k: units per
-    reduced LSB (calibration gain included). Written to make few float
-    objects (each float operation allocates on MicroPython)."""
+    reduced LSB (calibration gain included); power=False skips R_P (derived
+    units: branch sums, computed neutral). Every float operation allocates on
+    MicroPython (garbage the GC must collect): the sums stay exact ints until
+    their first float use, and per-unit factors are hoisted out of the loop."""
     n = cnt + fb - fa
     if n <= 0:
         return
@@ -122,7 +130,8 @@ def window_values(acc, nch, cnt, fa, fb, xa, xb, k, out, phasor=True):
                    w64(acc, S_S2))
     if gi is not None:
         g0, g1, g2, g3, g4, g5 = gi
-    icnt = 1.0 / cnt
+        # THD in %: 100 * sqrt((residual / cnt) / (h1sq * REF^2 / 2))
+        tk = 20000.0 / (cnt * REF * REF)
     va = xa[0]
     vb = xb[0]
     mv = 0.0
@@ -140,7 +149,7 @@ def window_values(acc, nch, cnt, fa, fb, xa, xb, k, out, phasor=True):
         b = xb[c]
         kc = k[c]
         sx = acc[s + A_SX]
-        sxx = w64(acc, s + A_XX)
+        sxx = w64i(acc, s + A_XX)
         wa_a = wa * a
         wb_b = wb * b
         m = (sx + wa_a - wb_b) * inv
@@ -151,8 +160,10 @@ def window_values(acc, nch, cnt, fa, fb, xa, xb, k, out, phasor=True):
         if c == 0:
             mv = m
             out[o + R_P] = 0.0
+        elif power:
+            out[o + R_P] = ((w64i(acc, s + A_VI) + wa_a * va - wb_b * vb) * inv - mv * m) * (k0 * kc)
         else:
-            out[o + R_P] = ((w64(acc, s + A_VI) + wa_a * va - wb_b * vb) * inv - mv * m) * (k0 * kc)
+            out[o + R_P] = 0.0
         # peak of the AC waveform: from the mean (an ADC offset is not a peak)
         pk = acc[s + A_MAX] - BIAS - m
         mn = m - (acc[s + A_MIN] - BIAS)
@@ -168,8 +179,8 @@ def window_values(acc, nch, cnt, fa, fb, xa, xb, k, out, phasor=True):
             out[o + R_IM] = 0.0
             out[o + R_THD] = 0.0
             continue
-        r1 = w64(acc, s + A_XC)
-        r2 = w64(acc, s + A_XS)
+        r1 = w64i(acc, s + A_XC)
+        r2 = w64i(acc, s + A_XS)
         b0 = g0 * sx + g1 * r1 + g2 * r2
         b1 = g1 * sx + g3 * r1 + g4 * r2
         b2 = g2 * sx + g4 * r1 + g5 * r2
@@ -179,5 +190,4 @@ def window_values(acc, nch, cnt, fa, fb, xa, xb, k, out, phasor=True):
         sc = REF_RMS * kc
         out[o + R_RE] = b1 * sc
         out[o + R_IM] = -b2 * sc
-        # THD^2 = (residual / cnt) / (h1sq * REF^2 / 2)
-        out[o + R_THD] = math.sqrt(res * icnt / (h1sq * REF2_HALF)) if res > 0 and h1sq > 0 else 0.0
+        out[o + R_THD] = math.sqrt(res * tk / h1sq) if res > 0 and h1sq > 0 else 0.0

@@ -12,7 +12,10 @@
 # correction as the rms (the reference is 1 at both ends for every h).
 # Results: rms of each harmonic (units), % of the fundamental, and
 # THD = sqrt(sum h2..h40 ^2) / h1 (IEC 61000-4-7 THD; harmonic components,
-# not groups).
+# not groups). Listeners get each result as a dict at full precision; the
+# latest result of every channel is kept compactly (16-bit codes relative to
+# its largest component, ~1.5e-5 resolution: ~2 KB per 25 channels instead
+# of ~4 KB of float objects per channel) and spectrum(name) rebuilds the dict.
 import math
 import micropython
 from array import array
@@ -21,7 +24,7 @@ from metrology.windows import KIND_WIN
 
 NH = 40
 EVERY = 5       # analyse one window in 5 of the selected unit's (~1 per second): ~0.3 % CPU
-CAP = 2304      # samples: 10 cycles at 45 Hz = 1778, 12 cycles at 55 Hz = 1745
+CAP = 1920      # samples: 10 cycles down to 41.7 Hz (EN 50160 islands: 42.5 Hz), 12 cycles down to 50 Hz
 
 
 @micropython.viper
@@ -93,99 +96,153 @@ def _w64(a, k):
 
 
 class Harmonics:
+    """Targets are numbered in construction order (every AC voltage with a
+    board name, every current); target t is unit t >> 3, channel t & 7 in
+    self._tgt (no tuple or name string per target: names are made on demand)."""
+
     def __init__(self, metro, nh=NH, every=EVERY):
         self.metro = metro
         self.nh = nh
         self.every = every           # analyse one window in `every` windows of the selected unit
         self.buf = array("h", bytes(2 * CAP))
         self.acc = array("i", bytes(16))
-        self.targets = []            # (unit, channel index, output name)
-        for u in metro.units:
+        tg = []
+        units = metro.units
+        on_window = self._on_window      # one bound method object for all units
+        on_block = self._on_block
+        for ui in range(len(units)):
+            u = units[ui]
             if u.dc:
                 continue
             for c in range(u.nch):
-                role, oi = u.roles[c]
+                role = u.roles[2 * c]
                 if c == 0:
-                    nm = u.chans[0].name          # board voltage channel (G1-V, L1-V); None if derived
-                    if nm is None:
+                    if u.names[0] is None:        # derived voltage (branch, NC): not a board channel
                         continue
-                elif role >= 0:
-                    nm = metro.snapshot.channels[oi] + "-I"
-                else:
+                elif role < 0:
                     continue
-                self.targets.append((u, c, nm))
-            u.listeners.append(self._on_window)
-            u.block_listeners.append(self._on_block)
+                tg.append((ui << 3) | c)
+            u.listeners.append(on_window)
+            u.block_listeners.append(on_block)
+        nt = len(tg)
+        self._tgt = array("H", tg)                   # every target (result storage order)
+        self._rot = array("H", range(nt))            # the rotation (restrict() narrows it)
+        self.codes = array("H", bytes(2 * nh * nt))     # latest result per target: h / scale * 65535
+        self.rfl = array("f", bytes(4 * 3 * nt))        # per target: scale (largest h), f_hz, thd %
+        self.rseq = array("i", bytes(4 * nt))           # per target: analysis number (0: none yet)
         self.pos = 0
         self.next = 0
-        self.cur = None              # target being captured
+        self.cur = 0 if nt else -1   # target being captured
         self.state = 0               # 0 idle (waiting for a window start), 1 capturing
         self.skip = 0
-        self.results = {}            # name -> latest result dict
-        self.last = None
-        self.pending = []            # requested names, served first
+        self.last_target = -1        # index of the target analysed last
+        self.pending = []            # requested targets, served first
         self.listeners = []          # fn(result)
         self.analyses = 0
-        if self.targets:
-            self.cur = self.targets[0]
+
+    # --- targets ------------------------------------------------------------------------
+    def _unit(self, ti):
+        return self.metro.units[self._tgt[ti] >> 3]
+
+    def _name(self, ti):
+        v = self._tgt[ti]
+        u = self.metro.units[v >> 3]
+        c = v & 7
+        nm = u.names[c]
+        if nm is None:                   # branch sums, computed neutral
+            nm = self.metro.snapshot.channels[u.roles[2 * c + 1]] + "-I"
+        return nm
+
+    def _index(self, name):
+        for i in range(len(self._tgt)):
+            if self._name(i) == name:
+                return i
+        return -1
+
+    @property
+    def targets(self):
+        """[(unit, channel index, name)] of the current rotation."""
+        return [(self._unit(i), self._tgt[i] & 7, self._name(i)) for i in self._rot]
 
     def restrict(self, names):
         """Rotate over these channels only (e.g. ["O3-I", "G1-V"])."""
-        keep = [t for t in self.targets if t[2] in names]
+        keep = [i for i in range(len(self._tgt)) if self._name(i) in names]
         if not keep:
             raise ValueError("harmonics: none of %r is analysable" % (names,))
-        self.targets = keep
+        self._rot = array("H", keep)
         self.next = 0
         self.cur = keep[0]
         self.state = 0
 
     def names(self):
-        return [t[2] for t in self.targets]
+        return [self._name(i) for i in self._rot]
 
     def request(self, name):
-        """Analyse `name` next (its result appears in results[name] ~2 windows later)."""
-        for t in self.targets:
-            if t[2] == name:
-                self.pending.append(t)
+        """Analyse `name` next (spectrum(name) has it ~2 windows later)."""
+        for i in self._rot:
+            if self._name(i) == name:
+                self.pending.append(i)
                 self.skip = 0
                 return True
         return False
 
     def spectrum(self, name):
-        return self.results.get(name)
+        """The latest result for `name` (dict as given to listeners), or None."""
+        return self._result(self._index(name))
 
+    @property
+    def last(self):
+        """The latest result of any channel, or None."""
+        return self._result(self.last_target)
+
+    def _result(self, ti):
+        if ti < 0 or not self.rseq[ti]:
+            return None
+        nh = self.nh
+        sc = self.rfl[3 * ti] / 65535.0
+        b = ti * nh
+        amp = [self.codes[b + j] * sc for j in range(nh)]
+        return self._dict(self._name(ti), self.rfl[3 * ti + 1], self._unit(ti).window_cycles, amp,
+                          self.rfl[3 * ti + 2], self.rseq[ti])
+
+    @staticmethod
+    def _dict(name, f_hz, cyc, amp, thd, seq):
+        h1 = amp[0]
+        return {"channel": name, "f_hz": f_hz, "cycles": cyc, "h": amp,
+                "pct": [a * 100.0 / h1 if h1 > 0 else 0.0 for a in amp], "thd": thd, "seq": seq}
+
+    # --- capture ---------------------------------------------------------------------------
     def _pick(self):
         if self.pending:
             self.cur = self.pending.pop(0)
         else:
-            self.next = (self.next + 1) % len(self.targets)
-            self.cur = self.targets[self.next]
+            self.next = (self.next + 1) % len(self._rot)
+            self.cur = self._rot[self.next]
         self.state = 0
 
     def _copy(self, u, buf, start, end):
-        ch = u.chans[self.cur[1]]
-        self.pos = capture(buf, start, end, u.cfg[K.C_STRIDE], ch.off, 1 << (ch.bits - 1), ch.shift,
-                           self.buf, self.pos, CAP)
+        cfg = u.cfg
+        q = K.C_CH + K.C_CW * (self._tgt[self.cur] & 7)
+        self.pos = capture(buf, start, end, cfg[K.C_STRIDE], cfg[q + K.CF_OFF], cfg[q + K.CF_SIGN],
+                           cfg[q + K.CF_SHIFT], self.buf, self.pos, CAP)
 
     def _on_block(self, u, buf, n):
-        t = self.cur
-        if t is None or t[0] is not u or self.state != 1:
+        if self.cur < 0 or self.state != 1 or self._unit(self.cur) is not u:
             return
         self._copy(u, buf, self._from, n)
         self._from = 0
 
     def _on_window(self, u, kind):
-        t = self.cur
-        if kind != KIND_WIN or t is None or t[0] is not u:
+        if kind != KIND_WIN or self.cur < 0 or self._unit(self.cur) is not u:
             return
         buf = self._buf_of(u)
         if self.state == 1:
             self._copy(u, buf, self._from, u.w_end)
             ok = u.w_flags & 2 == 0 and self.pos < CAP
             if ok:
-                self._analyse(u, t)
+                self._analyse(u, self.cur)
             self._pick()
-            if self.cur[0] is not u:
+            if self._unit(self.cur) is not u:
                 return
         if self.skip > 0:
             self.skip -= 1
@@ -196,7 +253,7 @@ class Harmonics:
         self.pos = 0
         self._from = u.w_end
         self.w_f = u.w_fb
-        self.x_a = u.w_xb[self.cur[1]]
+        self.x_a = u.w_xb[self._tgt[self.cur] & 7]
 
     def _buf_of(self, u):
         if u.buf is not None:
@@ -206,8 +263,8 @@ class Harmonics:
             return acq.group[u.buf_index]
         return acq.inlet
 
-    def _analyse(self, u, t):
-        c = t[1]
+    def _analyse(self, u, ti):
+        c = self._tgt[ti] & 7
         n = self.pos
         fa = self.w_f
         fb = u.w_fb
@@ -233,13 +290,26 @@ class Harmonics:
             amp.append(math.sqrt(re * re + im * im) * 2.0 / L * 0.7071067811865476 * k)
         h1 = amp[0]
         s = 0.0
-        for a in amp[1:]:
-            s += a * a
-        res = {"channel": t[2], "f_hz": cyc * self.metro.fs / L, "cycles": cyc,
-               "h": amp, "pct": [a * 100.0 / h1 if h1 > 0 else 0.0 for a in amp],
-               "thd": math.sqrt(s) * 100.0 / h1 if h1 > 0 else 0.0, "seq": self.analyses + 1}
+        top = 0.0
+        for a in amp:
+            if a > top:
+                top = a
+        for j in range(1, len(amp)):
+            s += amp[j] * amp[j]
+        thd = math.sqrt(s) * 100.0 / h1 if h1 > 0 else 0.0
+        f_hz = cyc * self.metro.fs / L
         self.analyses += 1
-        self.results[t[2]] = res
-        self.last = res
-        for fn in self.listeners:
-            fn(res)
+        b = ti * self.nh
+        q = 65535.0 / top if top > 0 else 0.0
+        for j in range(self.nh):
+            self.codes[b + j] = int(amp[j] * q + 0.5)
+        r = self.rfl
+        r[3 * ti] = top
+        r[3 * ti + 1] = f_hz
+        r[3 * ti + 2] = thd
+        self.rseq[ti] = self.analyses
+        self.last_target = ti
+        if self.listeners:
+            res = self._dict(self._name(ti), f_hz, cyc, amp, thd, self.analyses)
+            for fn in self.listeners:
+                fn(res)

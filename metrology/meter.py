@@ -53,6 +53,7 @@ ROLE_V = 0      # a voltage channel with its own output channel (Gk)
 ROLE_VI = 1     # a current paired with the unit's voltage (outlet, inlet phase)
 ROLE_I = 2      # a current reported on its own (branch, neutral)
 ROLE_VL = 3     # the voltage of an inlet phase (reported in the phase's channel)
+_FK = ("win", "sec")    # snapshot frame kind of KIND_WIN, KIND_SEC
 
 
 class Metrology:
@@ -88,32 +89,45 @@ class Metrology:
                 qs[ch] = _B_DC if self.dc else _B_Q
             else:
                 qs[ch] = _VI_DC if self.dc else _VI_Q
-        self.energy_channels = ["O%d" % n for n in self.outlets] + list(self.branches) + ["L1", "L2", "L3", "INLET"]
+        # the same string objects as chans (each "O%d" % n is a new string)
+        self.energy_channels = [ch for ch in chans if ch[0] in "OBL" or ch == "INLET"]
         self.snapshot = Snapshot(chans, qs, self.energy_channels)
         self.chan_index = self.snapshot.index
         nout = len(chans)
-        self.cur = {KIND_WIN: array("f", bytes(4 * NQ * nout)), KIND_SEC: array("f", bytes(4 * NQ * nout))}
-        self.curflags = {KIND_WIN: array("H", bytes(2 * nout)), KIND_SEC: array("H", bytes(2 * nout))}
-        self.p1 = {KIND_WIN: array("f", bytes(4 * nout)), KIND_SEC: array("f", bytes(4 * nout))}
+        # Values go straight into the snapshot frame being filled (snapshot.
+        # begin(): a copy of the latest frame until published); P1 per channel
+        # and kind (KIND_WIN, KIND_SEC) for the branches' DPF
+        self.p1 = (array("f", bytes(4 * nout)), array("f", bytes(4 * nout)))
         self.fault_flags = array("H", bytes(2 * nout))   # permanent: chip absent
         self.uncal = array("H", bytes(2 * nout))
         self.units = []
         self.acq = None
         self.cal = {}                 # board channel -> (gain, offset, phase_deg) in use
         self.cal_version = 0
-        self._branch_terms = []       # (buf, terms array, nterms, dst, dstride, doff, mode)
+        self._branch_terms = []       # (buf index, terms array, nterms, dst, dstride, doff, mode[, outlets])
         self._nc_terms = None
         self._nc_unit = None
+        self._on_unit_cb = None
         self._cmap = None
         self.win_seq = 0
         self.sec_seq = 0
-        self._pub = {KIND_WIN: 0, KIND_SEC: 0}
+        self._pub = [0, 0]           # last published window / second index
         self.polls = 0
-        self.energy_out = {}          # output channel -> energy counter names to credit
+        # per output channel: the energy counters its P and Q are credited to
+        # (index in energy_channels, -1 none): an outlet's own and its branch's,
+        # an inlet phase's own and INLET's
+        self._ecredit = array("b", b"\xff" * (2 * nout))
+        eix = {}
+        for i in range(len(self.energy_channels)):
+            eix[self.energy_channels[i]] = i
         for n in self.outlets:
-            self.energy_out["O%d" % n] = ["O%d" % n, desc.OUTLETS[n]["branch"]]
+            oi = self.chan_index["O%d" % n]
+            self._ecredit[2 * oi] = eix["O%d" % n]
+            self._ecredit[2 * oi + 1] = eix[desc.OUTLETS[n]["branch"]]
         for ph in ("L1", "L2", "L3"):
-            self.energy_out[ph] = [ph, "INLET"]
+            oi = self.chan_index[ph]
+            self._ecredit[2 * oi] = eix[ph]
+            self._ecredit[2 * oi + 1] = eix["INLET"]
 
     # --- construction -------------------------------------------------------------------
     def attach(self, acq):
@@ -170,9 +184,8 @@ class Metrology:
                 continue
             stride = 1 + len(brs)
             dst = array("i", bytes(4 * stride * acq.max_frames))
-            chans = [Chan(0, ADS_BITS, ADS_SHIFT, ADS_CLIP, v_upc, None)]
+            chans = [Chan(0, ADS_BITS, ADS_SHIFT, ADS_CLIP, v_upc, None, src=vg.chans[0])]
             roles = [(-1, 0)]
-            chans[0].src = vg.chans[0]
             copy = array("i", [0, 0, 0, 0, 0])
             self._branch_terms.append((vg.buf_index, copy, 1, dst, stride, 0, 2))
             for bi in range(len(brs)):
@@ -185,14 +198,15 @@ class Metrology:
                 mode = 0
                 for g in sorted(per_group):
                     u = group_unit[g]
-                    terms = []
-                    for n in per_group[g]:
-                        cc = desc.CHANNELS["O%d-I" % n][1]
-                        terms.append((cc, n))
-                    arr = array("i", bytes(4 * 5 * len(terms)))
-                    self._branch_terms.append((u.buf_index, arr, len(terms), dst, stride, 1 + bi, mode, terms))
+                    outs = per_group[g]
+                    arr = array("i", bytes(4 * 5 * len(outs)))      # gains: set_coefficients()
+                    for k in range(len(outs)):
+                        arr[5 * k] = desc.CHANNELS["O%d-I" % outs[k]][1]
+                    # the outlet numbers (calibration keys) as bytes: no tuple per term
+                    self._branch_terms.append((u.buf_index, arr, len(outs), dst, stride, 1 + bi, mode,
+                                               bytes(outs)))
                     mode = 1
-            u = self._unit("B" + ph, chans, stride, roles)
+            u = self._unit("B" + ph, chans, stride, roles, power=False)
             u.buf = dst
             u.kind = "branch"
         # inlet (ADE9000)
@@ -216,7 +230,7 @@ class Metrology:
             chans = [Chan(0, ADE_BITS, ADE_SHIFT, ADE_CLIP, vs, None),
                      Chan(1, ADS_BITS, ADS_SHIFT, ADS_CLIP, cs * NC_SCALE, None)]
             self._nc_terms = (array("i", [1, 0, 0, 0, 0]), dst, array("i", bytes(4 * 15)))
-            u = self._unit("NC", chans, 2, [(-1, 0), (ROLE_I, self.chan_index["NC"])])
+            u = self._unit("NC", chans, 2, [(-1, 0), (ROLE_I, self.chan_index["NC"])], power=False)
             u.buf = dst
             u.kind = "nc"
             self._nc_unit = u
@@ -227,22 +241,33 @@ class Metrology:
         acq.consumers.append(self.consume)
         return self
 
-    def _unit(self, name, chans, stride, roles):
-        u = Unit(name, chans, stride, fs=self.fs, f_nom=self.f_nom, dc=self.dc, per_cycle=self.per_cycle)
-        u.roles = roles
-        u.buf = None
-        u.buf_index = None
-        u.listeners.append(self._on_unit)
+    def _unit(self, name, chans, stride, roles, power=True):
+        # power=False: a unit of derived currents (branch sums, computed
+        # neutral) whose P is not reported (a branch's P is its outlets' sum)
+        u = Unit(name, chans, stride, fs=self.fs, f_nom=self.f_nom, dc=self.dc, per_cycle=self.per_cycle,
+                 power=power)
+        # per channel: role (ROLE_*, -1: not reported) and output channel index
+        u.roles = array("h", bytes(4 * len(roles)))
+        for c in range(len(roles)):
+            u.roles[2 * c] = roles[c][0]
+            u.roles[2 * c + 1] = roles[c][1]
+        if self._on_unit_cb is None:
+            self._on_unit_cb = self._on_unit     # one bound method object for all units
+        u.listeners.append(self._on_unit_cb)
         u.last_poll = 0
         self.units.append(u)
         return u
+
+    def _frame(self, kind):
+        """The snapshot frame being filled for KIND_WIN / KIND_SEC."""
+        return self.snapshot.begin(_FK[kind])
 
     def _mark_fault(self, chans):
         for ch in chans:
             i = self.chan_index[ch]
             self.fault_flags[i] = Q_FAULT
             for kind in (KIND_WIN, KIND_SEC):
-                self.curflags[kind][i] = Q_FAULT
+                self._frame(kind).flags[i] = Q_FAULT
 
     def cycle_map(self):
         """{output channel: (unit, unit channel)} of every current channel
@@ -251,9 +276,8 @@ class Metrology:
         out = {}
         for u in self.units:
             for c in range(1, u.nch):
-                role, oi = u.roles[c]
-                if role >= 0:
-                    out[self.snapshot.channels[oi]] = (u, c)
+                if u.roles[2 * c] >= 0:
+                    out[self.snapshot.channels[u.roles[2 * c + 1]]] = (u, c)
         return out
 
     def cycle_irms(self, channel):
@@ -285,46 +309,46 @@ class Metrology:
             self.uncal[i] = 0
         for u in self.units:
             taus = []
-            for ch in u.chans:
-                src = getattr(ch, "src", None)
-                nm = ch.name if src is None else src.name
+            cal = 0
+            for c in range(u.nch):
+                nm = u.cal_key(c)
                 cf = coeffs.get(nm) if nm is not None else None
                 if cf is None:
                     g, off, ph = 1.0, 0.0, 0.0
-                    ch.calibrated = nm is None
+                    if nm is None:
+                        cal |= 1 << c          # derived: nothing to calibrate
                 else:
                     g, off, ph = cf
-                    ch.calibrated = True
-                ch.gain = float(g)
-                ch.offset = float(off)
-                taus.append(0.0 if src is not None else float(ph) * per_deg)
+                    cal |= 1 << c
+                u.set_cal(c, g, off, 0.0)
+                taus.append(0.0 if nm != u.names[c] else float(ph) * per_deg)
+            u.calibrated = cal
             if u.kind == "branch" or u.kind == "nc":
                 # delays meaningless on derived sums: keep channel 0 undelayed
                 taus = [0.0] * len(taus)
             tmax = max(taus)
             for c in range(u.nch):
-                u.chans[c].delay = tmax - taus[c]
+                g, off, _ = u.cal(c)
+                u.set_cal(c, g, off, tmax - taus[c])
             u.apply_calibration()
             if mark:
+                ro = u.roles
                 for c in range(u.nch):
-                    role, oi = u.roles[c]
-                    if role >= 0 and not u.chans[c].calibrated:
-                        self.uncal[oi] = Q_UNCAL
-                if not u.chans[0].calibrated and u.roles[0][0] >= 0:
-                    for role, oi in u.roles:
-                        if role >= 0:
-                            self.uncal[oi] = Q_UNCAL
+                    if ro[2 * c] >= 0 and not cal & (1 << c):
+                        self.uncal[ro[2 * c + 1]] = Q_UNCAL
+                if not cal & 1 and ro[0] >= 0:
+                    for c in range(u.nch):
+                        if ro[2 * c] >= 0:
+                            self.uncal[ro[2 * c + 1]] = Q_UNCAL
         # branch sum gains (Q12) and the computed neutral's
         for t in self._branch_terms:
             if len(t) < 8:
                 continue
             arr = t[1]
-            terms = t[7]
-            for k in range(len(terms)):
-                cc, n = terms[k]
-                cf = coeffs.get("O%d-I" % n)
+            outs = t[7]
+            for k in range(len(outs)):
+                cf = coeffs.get("O%d-I" % outs[k])
                 g = 1.0 if cf is None else float(cf[0])
-                arr[5 * k] = cc
                 arr[5 * k + 1] = int(g * 4096 + 0.5)
                 arr[5 * k + 2] = 6
                 arr[5 * k + 3] = 6
@@ -380,13 +404,15 @@ class Metrology:
             stale = self.polls - u.last_poll > STALE_POLLS
             if stale != u.fault:
                 u.fault = stale
-                for role, oi in u.roles:
-                    if role >= 0:
+                for c in range(u.nch):
+                    oi = u.roles[2 * c + 1]
+                    if u.roles[2 * c] >= 0:
                         for kind in (KIND_WIN, KIND_SEC):
+                            fl = self._frame(kind).flags
                             if stale:
-                                self.curflags[kind][oi] |= Q_FAULT
+                                fl[oi] |= Q_FAULT
                             else:
-                                self.curflags[kind][oi] &= ~Q_FAULT
+                                fl[oi] &= ~Q_FAULT
 
     def add_cycle_stats(self, st):
         """Cycle-level fidelity (sim/plant.py step_cycles): credit energy from the
@@ -399,15 +425,15 @@ class Metrology:
         dt_ms = n * 1000.0 / self.fs
         e = self.energy
         out = {}
-        for k in self.outlets:
-            p = st.sum_vi.get("O%d-I" % k, 0.0) / n
-            for nm in self.energy_out.get("O%d" % k, ()):
-                out[nm] = out.get(nm, 0.0) + p
-                if e is not None:
-                    e.add_power(nm, p, 0.0, dt_ms)
-        for ph in ("L1", "L2", "L3"):
-            p = st.sum_vi.get(ph + "-I", 0.0) / n
-            for nm in self.energy_out.get(ph, ()):
+        chs = ["O%d" % k for k in self.outlets] + ["L1", "L2", "L3"]
+        for ch in chs:
+            p = st.sum_vi.get(ch + "-I", 0.0) / n
+            oi = self.chan_index[ch]
+            for j in (2 * oi, 2 * oi + 1):
+                ei = self._ecredit[j]
+                if ei < 0:
+                    continue
+                nm = self.energy_channels[ei]
                 out[nm] = out.get(nm, 0.0) + p
                 if e is not None:
                     e.add_power(nm, p, 0.0, dt_ms)
@@ -416,8 +442,9 @@ class Metrology:
     # --- results -------------------------------------------------------------------------------
     def _on_unit(self, u, kind):
         res = u.wres if kind == KIND_WIN else u.sres
-        vals = self.cur[kind]
-        flags = self.curflags[kind]
+        fr = self._frame(kind)
+        vals = fr.values
+        flags = fr.flags
         p1a = self.p1[kind]
         uflags = u.w_flags if kind == KIND_WIN else u.s_flags
         f_hz = u.w_f_hz if kind == KIND_WIN else u.s_f_hz
@@ -426,12 +453,14 @@ class Metrology:
         V = res[CY.R_RMS]
         vre = res[CY.R_RE]
         vim = res[CY.R_IM]
-        vthd = res[CY.R_THD] * 100.0
+        vthd = res[CY.R_THD]
         vflag = (Q_CLIP if res[CY.R_CLIP] else 0) | (uflags & (Q_NOZC | Q_FAULT))
+        ro = u.roles
         for c in range(u.nch):
-            role, oi = u.roles[c]
+            role = ro[2 * c]
             if role < 0:
                 continue
+            oi = ro[2 * c + 1]
             b = oi * NQ
             o = RN * c
             fl = (uflags & (Q_NOZC | Q_FAULT)) | self.uncal[oi] | self.fault_flags[oi]
@@ -462,7 +491,7 @@ class Metrology:
                     else:
                         vals[b + Q["f_hz"]] = f_hz
                 if not dc:
-                    vals[b + Q["thd_i"]] = res[o + CY.R_THD] * 100.0
+                    vals[b + Q["thd_i"]] = res[o + CY.R_THD]
                 flags[oi] = fl
                 continue
             # ROLE_VI: a current with its voltage
@@ -486,14 +515,16 @@ class Metrology:
                 vals[b + Q["dpf"]] = P1 / h if h > 0 else 0.0
                 p1a[oi] = P1
                 vals[b + Q["thd_v"]] = vthd
-                vals[b + Q["thd_i"]] = res[o + CY.R_THD] * 100.0
+                vals[b + Q["thd_i"]] = res[o + CY.R_THD]
                 vals[b + Q["f_hz"]] = f_hz
             flags[oi] = fl
             if kind == KIND_SEC and self.energy is not None:
                 dt_ms = u.s_len * 1000.0 / self.fs
                 q = 0.0 if dc else vals[b + Q["q_var"]]
-                for en in self.energy_out.get(self.snapshot.channels[oi], ()):
-                    self.energy.add_power(en, P, q, dt_ms)
+                ec = self._ecredit
+                for j in range(2 * oi, 2 * oi + 2):
+                    if ec[j] >= 0:
+                        self.energy.add_power(self.energy_channels[ec[j]], P, q, dt_ms)
         # Publish frame k once every live unit has closed its k-th window (second):
         # all channels of a frame then come from the same period. A unit whose
         # chip stopped delivering samples is not waited for (its channels keep
@@ -510,9 +541,9 @@ class Metrology:
             self._pub[kind] = m
             self._publish(kind, u)
 
-    def _aggregate(self, kind):
-        vals = self.cur[kind]
-        flags = self.curflags[kind]
+    def _aggregate(self, kind, fr):
+        vals = fr.values
+        flags = fr.flags
         p1a = self.p1[kind]
         idx = self.chan_index
         desc = self.desc
@@ -571,13 +602,11 @@ class Metrology:
         flags[ti] = fl | self.fault_flags[ti]
 
     def _publish(self, kind, u):
-        self._aggregate(kind)
         snap = self.snapshot
-        fk = "win" if kind == KIND_WIN else "sec"
+        fk = _FK[kind]
         fr = snap.begin(fk)
+        self._aggregate(kind, fr)
         fr.kind = fk
-        fr.values[:] = self.cur[kind]          # array copies: no float objects
-        fr.flags[:] = self.curflags[kind]
         c = self.clock
         if c is not None:
             fr.utc_ms = c.utc_ms()

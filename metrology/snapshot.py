@@ -1,12 +1,16 @@
 # The published metrology snapshot: what every other layer reads.
 #
 # Two frame streams: "win" (10-cycle windows at 50 Hz, 12 at 60 Hz, ~200 ms)
-# and "sec" (1 s). Each publish fills the next frame of a small pool and then
-# swaps the `latest` reference in one assignment, so a reader always gets a
-# complete frame, never a half-written one (asyncio is cooperative; the swap
-# is atomic on the MCU too). A frame object is not rewritten until POOL - 1
-# further publishes have happened (>= 400 ms for windows, >= 2 s for seconds):
-# a reader that keeps one across awaits longer than that checks frame.seq.
+# and "sec" (1 s). The writer fills the next frame of a small pool
+# (begin(): right after each publish it becomes a copy of the frame just
+# published, with seq 0, so the writer updates only what changed and needs no
+# buffer of its own) and publish() swaps the `latest` reference in one
+# assignment, so a reader always gets a complete frame, never a half-written
+# one (asyncio is cooperative; the swap is atomic on the MCU too). A frame
+# object is not rewritten until POOL - 1 further publishes have happened
+# (>= 400 ms after its own publish for windows, >= 2 s for seconds): a reader
+# that keeps one across awaits longer than that checks frame.seq (0 while the
+# frame is being refilled).
 #
 # Values are float32 in one array: values[ch * NQ + q]; per channel quality
 # flags (windows.Q_*). Channel ids and quantity names are the contract with
@@ -69,18 +73,40 @@ class Snapshot:
         self.win = None      # latest complete window frame
         self.sec = None      # latest complete 1 s frame
         self.listeners = []  # fn(frame) after each publish
+
+    @property
+    def UNITS(self):
+        """{measurement id: unit} of every quantity and energy ("O3.p_w": "W").
+        Built on each access (~35 KB for sim24: hundreds of id strings), for
+        host tools and listings; firmware readers use unit(mid) instead."""
         units = {}
         for ch in self.channels:
-            for qn in quantities.get(ch, ()):
+            for qn in self.quantities.get(ch, ()):
                 units[ch + "." + qn] = QUNIT[qn]
         for ch in self.energy_channels:
             for qn, u in ENERGY_KINDS:
                 units[ch + "." + qn] = u
-        self.UNITS = units
+        return units
+
+    def unit(self, mid):
+        """Unit of a measurement id ("O3.p_w" -> "W"), None if it does not exist."""
+        i = mid.find(".")
+        if i < 0:
+            return None
+        ch = mid[:i]
+        qn = mid[i + 1:]
+        if ch in self.eindex:
+            for k, u in ENERGY_KINDS:
+                if k == qn:
+                    return u
+        if qn in self.quantities.get(ch, ()):
+            return QUNIT[qn]
+        return None
 
     # --- writer side -------------------------------------------------------------------
     def begin(self, kind):
-        """The frame to fill next (not visible to readers until publish)."""
+        """The frame to fill next (not visible to readers until publish): after
+        the first publish, a copy of the latest frame of its kind (seq 0)."""
         return self._pool[kind][self._next[kind]]
 
     def publish(self, frame):
@@ -88,11 +114,20 @@ class Snapshot:
         self.seq += 1
         frame.seq = self.seq
         pool = self._pool[kind]
-        self._next[kind] = (self._next[kind] + 1) % len(pool)
+        k = (self._next[kind] + 1) % len(pool)
+        self._next[kind] = k
         if kind == "win":
             self.win = frame
         else:
             self.sec = frame
+        # The next frame starts as a copy of this one (array copies: no float
+        # objects), so channels the writer does not update carry over.
+        nxt = pool[k]
+        nxt.seq = 0
+        nxt.values[:] = frame.values
+        nxt.flags[:] = frame.flags
+        if frame.energy is not None:
+            nxt.energy[:] = frame.energy
         for fn in self.listeners:
             fn(frame)
 
