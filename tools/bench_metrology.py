@@ -114,14 +114,16 @@ def main(argv=None):
     print("  NumPy kernel sums (board scaled)    %.4f s per second of signal" % npref)
     if ipc is not None:
         print("  viper kernel: %.0f instructions per sample-channel (callgrind)" % ipc)
-    print("  heap: metrology after construction %d bytes, live after the run %d bytes; garbage made"
-          " %d bytes per second of signal (collected by the GC; heap 1 MB)"
-          % (f["heap_metrology_bytes"], f["heap_live_after_run_bytes"], f["garbage_bytes_per_signal_s"]))
+    print("  heap: metrology after construction %d bytes, live after the run %d bytes, peak live %d bytes;"
+          " garbage made %d bytes per second of signal (collected by the GC; heap 1 MB)"
+          % (f["heap_metrology_bytes"], f["heap_live_after_run_bytes"], f["heap_peak_live_bytes"],
+             f["garbage_bytes_per_signal_s"]))
     print("  goal < 5 %% of one core: %s" % ("met" if share < 0.05 else "NOT met"))
     print(json.dumps({"cpu_per_signal_s": share, "runs": [x["cpu_per_signal_s"] for x in fulls],
                       "sample_channels_per_s": f["sample_channels_per_s"], "python_board_s": py_board,
                       "numpy_board_s": npref, "kernel_instr_per_sample_channel": ipc,
                       "heap_metrology_bytes": f["heap_metrology_bytes"],
+                      "heap_peak_live_bytes": f["heap_peak_live_bytes"],
                       "heap_live_after_run_bytes": f["heap_live_after_run_bytes"],
                       "garbage_bytes_per_signal_s": f["garbage_bytes_per_signal_s"]}))
     return 0
