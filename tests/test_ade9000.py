@@ -229,10 +229,7 @@ def test_injected_errors():
     assert abs(c["in_rms_reg"] / 5000 - 1) < 0.03            # the chip's NIRMS sees it too
 
 
-def test_twin_and_drain_cpu_budget():
+def test_long_run_twin_and_drain():
+    # CPU figures are `make bench`'s business; here only what the run must show
     c = case("perf")
-    print("ADE9000 twin: %.4f s CPU per s of signal; drain: %.4f s per s" % (
-        c["twin_s_per_s"], c["drain_s_per_s"]))
-    assert c["twin_s_per_s"] < 0.05
-    assert c["drain_s_per_s"] < 0.05
     assert c["errors"]["overrun"] == 1                       # the untimed first second was not drained

@@ -79,6 +79,3 @@ def test_record_store_survives_cuts_in_flash_programs_and_erases(runs):
     assert r["span_h"] > 24
 
 
-def test_harness_time_budget(runs):
-    for k in ("random1", "random2"):
-        assert runs[k]["wall_ms"] < 60000
