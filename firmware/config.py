@@ -202,6 +202,24 @@ def check_value(path, spec, v):
     return v, None
 
 
+def check_fields(spec, values, flat):
+    """Type and range check of a flat change set applied over `values`:
+    (new value dict, [(path, message), ...]). Shared by every settings store."""
+    errors = []
+    new = dict(values)
+    for p, v in flat.items():
+        sp = spec.get(p)
+        if sp is None:
+            errors.append((p, "%s: unknown field" % p))
+            continue
+        v2, err = check_value(p, sp, v)
+        if err:
+            errors.append((p, err))
+        else:
+            new[p] = v2
+    return new, errors
+
+
 def _tname(t):
     return _TYPE_NAMES.get(t, getattr(t, "__name__", "?"))
 
@@ -243,6 +261,7 @@ class Config:
         self.values = self.defaults
         self.generation = 0
         self.listeners = []  # fn(diff) after a change set is applied; diff: path -> (old, new)
+        self.validators = []  # fn(new values) -> [(path, message)]: cross-field rules of other layers
 
     # --- reading ----------------------------------------------------------------------
     @property
@@ -334,20 +353,15 @@ class Config:
         flat = flatten(changes) if type(changes) is dict else None
         if flat is None:
             raise ConfigError([("", "changes must be a dict of field -> value")])
-        errors = []
-        new = dict(self.values)
-        for p, v in flat.items():
-            spec = self.spec.get(p)
-            if spec is None:
-                errors.append((p, "%s: unknown field" % p))
-                continue
-            v2, err = check_value(p, spec, v)
-            if err:
-                errors.append((p, err))
-            else:
-                new[p] = v2
+        new, errors = check_fields(self.spec, self.values, flat)
         if not errors:
             errors = _cross_check(new, flat)
+        if not errors:
+            # other layers' rules over the whole new config (e.g. protection grading)
+            for fn in self.validators:
+                errors = fn(new)
+                if errors:
+                    break
         if errors:
             raise ConfigError(errors)
         return new, flat

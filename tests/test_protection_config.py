@@ -15,3 +15,5 @@ def test_protection_settings_persist_and_are_validated():
     assert r["bad"].startswith("protection.outlet_pickup_a: 99.0 not in")
     assert r["after_reboot"] == 10.0 and r["config_value"] == 10.0
     assert r["prio_after_reboot"] == 1
+    # a change made directly through the config store cannot break protection's rules
+    assert r["grading"].startswith("protection.rcm_trip_ma:") and "rcm_alarm_ma" in r["grading"]
