@@ -12,7 +12,7 @@ MODBUS_PORT ?= 5020
 SNMP_PORT   ?= 1161
 MQTT_PORT   ?= 1883
 SEED        ?= 1
-FIRMWARE_DIRS := drivers metrology protection firmware comms boardconfig
+FIRMWARE_DIRS := drivers core metrology protection firmware comms boardconfig
 
 .PHONY: run test mpy bench clean venv
 

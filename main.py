@@ -2,6 +2,7 @@
 # image was built for; change BOARD when you copy a board file for your PCB.
 BOARD = "h743_24"
 
+from boardconfig.board import open_board  # noqa: E402
 from firmware.boot import Pdu  # noqa: E402
 
-Pdu(BOARD, console=print).run()
+Pdu(open_board(BOARD), console=print).run()

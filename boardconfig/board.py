@@ -1,9 +1,10 @@
 # The thin board layer: the only place firmware reaches hardware.
 #
 # A Board opens the buses and pins a board description names, on a peripheral
-# set that is `machine` on the MCU and sim.hw (through sim.world) on the unix
-# port. Drivers receive ready SPI/I2C/UART/Pin objects from here and never
-# import machine themselves.
+# set that is `machine` on the MCU. On the unix port sim.world.SimBoard (a
+# subclass) supplies sim.hw peripherals instead: the simulation launcher picks
+# it, so this layer never imports the simulation. Drivers receive ready
+# SPI/I2C/UART/Pin objects from here and never import machine themselves.
 
 
 def load_desc(name):
@@ -112,14 +113,12 @@ class Board:
         return None
 
 
-def open_board(name, **sim_opts):
-    """Open a board by name. Simulated boards build their twins and plant
-    (sim_opts: clock, seed, scenario, fixture, realtime ...)."""
+def open_board(name):
+    """Open a real board by name (PLATFORM "mcu"). A simulated board (PLATFORM
+    "sim") is opened by the simulation: sim.world.open_sim_board."""
     desc = load_desc(name)
-    if desc.PLATFORM == "mcu":
-        import machine
-        return Board(desc, machine)
-    if desc.PLATFORM == "sim":
-        from sim.world import SimBoard
-        return SimBoard(desc, **sim_opts)
-    raise ValueError("board %s: unknown PLATFORM %r" % (name, desc.PLATFORM))
+    if desc.PLATFORM != "mcu":
+        raise ValueError("board %s: PLATFORM %r is not a real board (simulated boards: sim.world.open_sim_board)"
+                         % (name, desc.PLATFORM))
+    import machine
+    return Board(desc, machine)

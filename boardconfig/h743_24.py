@@ -1,6 +1,6 @@
 # Board: h743_24, a 24-outlet 3-phase rack PDU controller on an STM32H743
 # (Cortex-M7, 480 MHz, 1 MB RAM; MicroPython's stm32 port). Same topology and
-# channel names as sim24, which simulates it; see boardconfig/sim24_topology.py
+# channel names as sim24, which simulates it; see boardconfig/h743_24_layout.py
 # for the buses, chips, AFE scaling, channels, branches and outlets.
 #
 # Pin choices (LQFP176): SPI1 (PA5/PA6/PA7) to the AFE bus with eight CS lines
@@ -11,10 +11,10 @@
 # relay coils on ports H/I/J, relay feedback on PK0-7/PD8-15/PF8-11, SSR gates
 # PE0-PE3 and SSR feedback PE4-PE7. Ethernet (RMII) uses the standard
 # NUCLEO-H743 pins and is not described here.
-from boardconfig.sim24_topology import *  # noqa: F401,F403
+from boardconfig.h743_24_layout import *  # noqa: F401,F403
 
 NAME = "h743_24"
 PLATFORM = "mcu"
 MCU = "STM32H743ZI (Cortex-M7 480 MHz, 1 MB SRAM, 2 MB flash)"
 SERVICES = {"http_port": 80, "modbus_port": 502, "snmp_port": 161,
-            "mqtt_host": None, "mqtt_port": 1883}
+            "mqtt_host": "", "mqtt_port": 1883}

@@ -12,7 +12,7 @@
 #
 # Copy board files like this one (or h743_24.py) for a new PCB: everything the
 # firmware knows about hardware is here.
-from boardconfig.sim24_topology import *  # noqa: F401,F403  (shared with h743_24)
+from boardconfig.h743_24_layout import *  # noqa: F401,F403  (shared with h743_24)
 
 NAME = "sim24"
 PLATFORM = "sim"  # "sim": sim.hw peripherals and twins; "mcu": machine.*

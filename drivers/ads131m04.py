@@ -81,6 +81,18 @@ FRAME_BYTES = const(18)          # response + 4 channels + CRC
 _CRC_AT = const(15)
 
 FULL_SCALE_V = 1.2               # +/-1.2 V / PGA gain
+
+
+def volts_per_code(afe):
+    """Volts at the measured node per 24-bit code behind a voltage divider
+    (afe: the board's {"gain": PGA gain, "divider": node / pin ratio})."""
+    return FULL_SCALE_V / afe["gain"] / (1 << 23) * afe["divider"]
+
+
+def amps_per_code(afe):
+    """Primary amps per 24-bit code of a CT on a burden resistor
+    (afe: the board's {"gain": PGA gain, "ct_ratio": turns, "burden": ohms})."""
+    return FULL_SCALE_V / afe["gain"] / (1 << 23) * afe["ct_ratio"] / afe["burden"]
 _OSRS = (128, 256, 512, 1024, 2048, 4096, 8192, 16256)
 _GAINS = (1, 2, 4, 8, 16, 32, 64, 128)
 

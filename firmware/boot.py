@@ -1,10 +1,17 @@
-# Boot: open the board, bring up every device (recording which answered),
-# start acquisition and the firmware's asyncio tasks, report health.
+# Boot: the composition of the firmware. Pdu brings the layers up in order,
+# each a small step, then starts the task table:
+#   1 devices      firmware/devices.py: every chip the board names, into health
+#   2 stores       firmware/stores.py: event ring, audit, config, calibration,
+#                  energy counters, data records, SNTP
+#   3 metrology    acquisition -> kernels -> cycles -> windows -> snapshot
+#   4 protection   outlets and the protection ladder, after metrology in the
+#                  acquisition task
+#   5 services     the firmware's own periodic tasks; uplinks (comms/) plug in here
 #
 # Task ownership (one owner per resource, documented timing):
 #   acquisition   every 10 ms   owns the AFE drivers' rings and sample arrays
 #   (acquisition consumers, same task: metrology kernels -> cycles -> windows ->
-#    snapshot; each 1 s snapshot feeds energy counters and the data records)
+#    snapshot -> protection; each 1 s snapshot feeds energy counters and the data records)
 #   inlet_meter   every 1 s     owns the ADE9000 register reads (its own DSP): self-check
 #   environment   every 2 s     owns the SHT4x and NTC drivers
 #   outlets       on command    owns the switch drivers (coil pulses, feedback)
@@ -13,187 +20,99 @@
 #   status        every 5 s     console line (only when a console is given)
 import asyncio
 import time
-from boardconfig.board import open_board
-from firmware.clock import RealClock, VirtualClock
-from firmware.events import EventLog
-from firmware.health import Health
-from firmware.acquisition import Acquisition
-from firmware.outlets import Outlets
-from firmware import codes
+from core import codes
+from core.acquisition import Acquisition
+from core.clock import RealClock
+from core.events import EventLog
+from core.health import Health
+from firmware.devices import Devices
+from firmware.stores import Stores
+from metrology.meter import Metrology
+from metrology.selfcheck import SelfCheck
+from protection.engine import Protection
+from protection.outlets import Outlets
+from protection.settings import Settings
 
 STATUS_PERIOD_MS = 5000
 FW_VERSION = "0.1.0"
 
 
 class Pdu:
-    def __init__(self, board="sim24", *, virtual=False, clock=None, console=None, power_on="all",
-                 stagger_ms=250, prot_values=None, **sim_opts):
-        self.clock = clock or (VirtualClock() if virtual else RealClock())
-        self._prot_values = prot_values  # protection settings over the defaults (validated)
+    """The firmware on an opened board: boardconfig.board.open_board(name) on
+    the MCU, sim.world.open_sim_board(name, ...) on the unix port (sim.pdu
+    does both steps for the simulation)."""
+
+    def __init__(self, board, *, clock=None, console=None, power_on="all", stagger_ms=250,
+                 prot_values=None):
+        self.board = board
+        self.clock = clock or RealClock()
         self.console = console
         self.power_on = power_on
         self.stagger_ms = stagger_ms
         self.events = EventLog(self.clock)
         self.health = Health()
-        if isinstance(board, str):
-            if "realtime" not in sim_opts:
-                sim_opts["realtime"] = not self.clock.virtual
-            board = open_board(board, clock=self.clock, **sim_opts) if _is_sim(board) else open_board(board)
-        self.board = board  # a name, or a Board already opened (tools, benchmarks)
         self.inlet = {}
         self.env = {}
         self.tasks = []
         self.extra_tasks = []  # coroutines started with the firmware's own (scenarios, tools)
         self.t0_ms = 0
-        self._bring_up()
+        self._devices()
+        self._stores()
+        self._metrology()
+        self._protection(prot_values)
+        self.events.emit(codes.EV_BOOT, codes.SEV_NOTICE, "system",
+                         {"board": board.name, "fw": FW_VERSION, "devices_ok": self.health.ok(),
+                          "boot_count": self.boot_count})
 
-    # --- devices ------------------------------------------------------------------
-    def _try(self, name, part, make):
-        try:
-            drv = make()
-        except Exception as e:  # a missing chip degrades the PDU; it must not stop it
-            self.health.add(name, part, None, e)
-            self.events.emit(codes.EV_DEVICE_FAULT, codes.SEV_ALARM, name,
-                             {"part": part, "error": self.health.devices[name]["error"]})
-            return None
-        self.health.add(name, part, drv)
-        return drv
+    # --- boot steps, in order -------------------------------------------------------
+    def _devices(self):
+        dev = Devices(self.board, self.health, self.events, self.clock)
+        self.devices = dev
+        self.adcs, self.ade, self.fram = dev.adcs, dev.ade, dev.fram
+        self.air, self.ntcs, self.switches = dev.air, dev.ntcs, dev.switches
 
-    def _bring_up(self):
-        b = self.board
-        from drivers.ads131m04 import ADS131M04
-        from drivers.ade9000 import ADE9000
-        from drivers.fram import FRAM
-        from drivers.sht4x import SHT4x
-        from drivers.ntc import NTC
-        from drivers.switch import Switches
+    def _stores(self):
+        st = Stores(self.board, self.fram, self.clock, self.events, self.health)
+        self.stores = st
+        self.audit, self.bootinfo, self.boot_count = st.audit, st.bootinfo, st.boot_count
+        self.config, self.cal, self.energy = st.config, st.cal, st.energy
+        self.records, self.sntp = st.records, st.sntp
 
-        self.adcs = []
-        for name, s in b.chips("ads131m04"):
-            def mk(name=name, s=s):
-                d = ADS131M04(b.spi(s["bus"]), b.out_pin(s["cs"], 1), b.in_pin(s["drdy"]),
-                              b.out_pin(s["sync_reset"], 1), name=name)
-                d.begin(osr=b.desc.ADC_OSR, drdy_open_drain=True)  # wired-AND DRDY
-                return d
-            d = self._try(name, "ads131m04", mk)
-            if d is not None:
-                self.adcs.append(d)
-        self.ade = None
-        for name, s in b.chips("ade9000"):
-            def mk(name=name, s=s):
-                d = ADE9000(b.spi(s["bus"]), b.out_pin(s["cs"], 1), irq0=b.in_pin(s["irq0"]),
-                            irq1=b.in_pin(s["irq1"]), reset=b.out_pin(s["reset"], 1), name=name,
-                            pga_gain=s["pga_gain"], v_divider=s["v_divider"], ct_ratio=s["ct_ratio"],
-                            ct_burden=s["ct_burden"])
-                d.begin(f_nom=b.desc.RATINGS["f_nom"])
-                return d
-            self.ade = self._try(name, "ade9000", mk)
-        self.fram = None
-        for name, s in b.chips("mb85rs"):
-            def mk(s=s, name=name):
-                d = FRAM(b.spi(s["bus"]), b.out_pin(s["cs"], 1), size=s["size"], name=name)
-                d.begin()
-                return d
-            self.fram = self._try(name, "mb85rs", mk)
-        self.air = {}
-        for where, chip in b.desc.AIR_SENSORS.items():
-            s = b.desc.CHIPS[chip][1]
-            def mk(s=s, chip=chip):
-                d = SHT4x(b.i2c(s["bus"]), s["addr"], name=chip)
-                d.begin()
-                return d
-            d = self._try(chip, "sht4x", mk)
-            if d is not None:
-                self.air[where] = d
-        self.ntcs = {}
-        for name, d in b.desc.NTCS.items():
-            self.ntcs[name] = NTC(b.adc(d["pin"]), r25=d["r25"], beta=d["beta"], r_fixed=d["r_fixed"],
-                                  vref=d["vref"], name=name)
-        from metrology.meter import Metrology
-        from metrology.selfcheck import SelfCheck
-        self.acq = Acquisition(b, self.adcs, self.ade)
-        self.metro = Metrology(b.desc, clock=self.clock, events=self.events)
+    def _metrology(self):
+        desc = self.board.desc
+        self.acq = Acquisition(self.board, self.adcs, self.ade)
+        self.metro = Metrology(desc, clock=self.clock, events=self.events, energy=self.energy)
         self.metro.attach(self.acq)
-        self._persistence()
-        self.metro.energy = self.energy
         self.metro.load_calibration(self.cal.current)
         self.cal.listeners.append(self.metro.load_calibration)
         self.selfcheck = SelfCheck(self.metro, self.ade, events=self.events) if self.ade else None
         if self.records is not None:
+            self._rec_elec = [n for n, k in self.stores.record_channels if "T" not in k and "H" not in k]
             self.metro.snapshot.listeners.append(self._record_second)
-        self.switches = Switches.from_board(b.desc.OUTLETS, b.pin, clock=self.clock)
-        self.outlets = Outlets(self.switches, self.events, self.clock, audit=self.audit)
+
+    def _protection(self, values):
         # Protection consumes every poll after metrology, inside the acquisition
         # task: never behind an uplink. docs/protection.md
-        from protection.engine import Protection
-        from protection.settings import Settings
+        desc = self.board.desc
+        self.outlets = Outlets(self.switches, self.events, self.clock, audit=self.audit)
         self.prot_settings = Settings(config=self.config, events=self.events, audit=self.audit,
-                                      n_outlets=len(b.desc.OUTLETS), values=self._prot_values)
-        self.protection = Protection(b.desc, self.outlets, self.events, self.clock, settings=self.prot_settings,
+                                      n_outlets=len(desc.OUTLETS), values=values)
+        self.protection = Protection(desc, self.outlets, self.events, self.clock, settings=self.prot_settings,
                                      ntcs=self.ntcs, audit=self.audit)
         self.protection.attach(self.acq)
-        self.events.emit(codes.EV_BOOT, codes.SEV_NOTICE, "system",
-                         {"board": b.name, "fw": FW_VERSION, "devices_ok": self.health.ok(),
-                          "boot_count": self.boot_count})
 
-    def _persistence(self):
-        # Stores live in FRAM when it answered, else on RAM stand-ins (the PDU
-        # still runs; health already reports the FRAM fault). docs/persistence.md
-        from firmware import fram_layout
-        from firmware.audit import AuditLog
-        from firmware.config import Config
-        from firmware.calstore import CalStore
-        from firmware.energy import Energy
-        from firmware.records import Records
-        from firmware.timesync import Sntp, BootInfo
-        b = self.board
-        fr = self.fram
-        if fr is not None:
-            state = fram_layout.prepare(fr)
-            self.events.attach_fram(fr)  # events of device bring-up move into the ring
-            if state != "ok":
-                self.events.emit(codes.EV_FRAM_FORMATTED, codes.SEV_NOTICE, "fram", {"reason": state})
-        self.audit = AuditLog(fr, self.clock)
-        self.bootinfo = BootInfo(fr)
-        self.boot_count, _, _ = self.bootinfo.boot()
-        svc = b.desc.SERVICES
-        # The config store holds every layer's settings; protection brings its
-        # own section (thresholds, curves, windows, retry policy).
-        from firmware.config import make_schema
-        from protection.settings import SCHEMA as PROTECTION_SCHEMA
-        schema = make_schema(len(b.desc.OUTLETS))
-        schema["protection"] = dict(PROTECTION_SCHEMA)
-        self.config = Config(fr, self.clock, self.events, self.audit, schema=schema,
-                             defaults={"network": {"http_port": svc["http_port"], "modbus_port": svc["modbus_port"],
-                                                   "snmp_port": svc["snmp_port"]}})
-        self.config.load()
-        self.cal = CalStore(fr, self.clock, self.events, self.audit, channels=list(b.desc.CHANNELS))
-        self.cal.load()
-        rch = record_channels(self.metro, b.desc)
-        self.energy = Energy(fr, list(self.metro.energy_channels), self.clock, self.events)
-        self.energy.load()
-        self.records = None
-        try:
-            self.records = Records(self._record_fs(), rch, clock=self.clock, energy=self.energy,
-                                   config=self.config, events=self.events)
-            self._rec_elec = [n for n, k in rch if "T" not in k and "H" not in k]
-            if self.clock.time_valid:
-                self.records.resume(self.clock.utc_ms() // 1000)
-        except Exception as e:
-            self.health.add("flash", "records", None, e)
-        self.sntp = Sntp(self.clock, self.events, host=self.config["time.sntp_server"])
+    def _services(self):
+        """Step 5, at start(): the task table. Uplinks (comms/) join it here."""
+        mk = asyncio.create_task
+        tasks = [mk(self.acq.run(self.clock)), mk(self._inlet_meter()), mk(self._environment()),
+                 mk(self._persist()), mk(self._power_on())]
+        if not self.clock.virtual and self.config["time.sntp_enable"] and self.board.desc.PLATFORM == "mcu":
+            tasks.append(mk(self.sntp.run(self.config["time.sntp_interval_s"])))
+        if self.console is not None:
+            tasks.append(mk(self._status()))
+        return tasks
 
-    def _record_fs(self):
-        import vfs
-        bdev = self.board.flash()
-        try:
-            fs = vfs.VfsLfs2(bdev)
-        except OSError:
-            vfs.VfsLfs2.mkfs(bdev)  # first boot: a blank chip
-            fs = vfs.VfsLfs2(bdev)
-        self.health.add("flash", "records", bdev)
-        return fs
-
+    # --- records --------------------------------------------------------------------
     def _record_second(self, frame):
         # Each 1 s snapshot becomes one second of the ETSI data records (its
         # energy is already in the counters: metrology credits before publishing).
@@ -213,6 +132,7 @@ class Pdu:
                 env[where] = (v, None)
         self.records.add_second(frame.utc_ms // 1000 - 1, vals, env, frame.time_valid)
 
+    # --- tasks --------------------------------------------------------------------
     async def _persist(self):
         # Energy counters reach FRAM every second (a power cut loses at most one);
         # the last-known UTC time every minute (boot time plausibility).
@@ -284,16 +204,10 @@ class Pdu:
 
     def start(self):
         self.acq.start()
-        mk = asyncio.create_task
-        self.tasks = [mk(self.acq.run(self.clock)), mk(self._inlet_meter()), mk(self._environment()),
-                      mk(self._persist()), mk(self._power_on())]
-        if not self.clock.virtual and self.config["time.sntp_enable"] and self.board.desc.PLATFORM == "mcu":
-            self.tasks.append(mk(self.sntp.run(self.config["time.sntp_interval_s"])))
-        if self.console is not None:
-            self.tasks.append(mk(self._status()))
+        self.tasks = self._services()
         self.t0_ms = self.clock.ticks_ms()
         for c in self.extra_tasks:
-            self.tasks.append(mk(c))
+            self.tasks.append(asyncio.create_task(c))
 
     async def main(self, duration_s=None):
         self.start()
@@ -328,28 +242,3 @@ async def drive_virtual_time(clock, until_us=None):
                 await asyncio.sleep_ms(0)
             return
         clock.set_now_us(nxt)
-
-
-def record_channels(metro, desc):
-    """ETSI data-record channels: what metrology publishes per output channel
-    (V, I, P and energy where they apply), the air sensors (T, H), the NTCs (T)."""
-    out = []
-    for ch in metro.snapshot.channels:
-        if ch[0] == "O" or ch[0] == "L":
-            out.append((ch, "VIPE"))
-        elif ch[0] == "B":
-            out.append((ch, "VIPE"))
-        elif ch in ("N", "NC"):
-            out.append((ch, "I"))
-        elif ch == "INLET":
-            out.append((ch, "PE"))
-    for where in sorted(desc.AIR_SENSORS):
-        out.append((where, "TH"))
-    for n in sorted(desc.NTCS):
-        out.append((n, "T"))
-    return out
-
-
-def _is_sim(name):
-    from boardconfig.board import load_desc
-    return load_desc(name).PLATFORM == "sim"

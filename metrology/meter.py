@@ -25,12 +25,12 @@
 # phases (S_total = sum of phase S: arithmetic apparent power, documented).
 import math
 from array import array
+from drivers.ads131m04 import volts_per_code, amps_per_code
 from metrology import kernel as K
 from metrology import cycle as CY
 from metrology.windows import Unit, Chan, KIND_WIN, KIND_SEC, Q_CLIP, Q_NOZC, Q_FAULT, Q_UNCAL
 from metrology.snapshot import Snapshot, NQ, Q
 
-ADS_FS_V = 1.2              # ADS131M04 +/-1.2 V / PGA gain full scale
 ADS_BITS = 24
 ADS_SHIFT = 8               # 24-bit codes -> 16 bits
 ADS_CLIP = 8388607          # |code| at full scale
@@ -56,6 +56,17 @@ ROLE_VL = 3     # the voltage of an inlet phase (reported in the phase's channel
 _FK = ("win", "sec")    # snapshot frame kind of KIND_WIN, KIND_SEC
 
 
+def output_channels(desc):
+    """The channels metrology publishes for a board, in snapshot order, and the
+    ones of them with energy counters (the same string objects). Stores that
+    key on channels (energy counters, data records) are built from this before
+    metrology itself."""
+    groups = sorted(set(o["group"] for o in desc.OUTLETS.values()))
+    chans = ["G%d" % g for g in groups] + ["O%d" % n for n in sorted(desc.OUTLETS)] + \
+        sorted(desc.BRANCHES) + ["L1", "L2", "L3", "N", "NC", "INLET"]
+    return chans, [ch for ch in chans if ch[0] in "OBL" or ch == "INLET"]
+
+
 class Metrology:
     def __init__(self, desc, *, clock=None, energy=None, events=None, dc=None, f_nom=None,
                  harmonics=True, per_cycle=True):
@@ -70,12 +81,10 @@ class Metrology:
         self.per_cycle = per_cycle
         self.want_harmonics = harmonics and not self.dc
         self.harmonics = None
-        groups = sorted(set(o["group"] for o in desc.OUTLETS.values()))
-        self.groups = groups
+        self.groups = sorted(set(o["group"] for o in desc.OUTLETS.values()))
         self.outlets = sorted(desc.OUTLETS)
         self.branches = sorted(desc.BRANCHES)
-        chans = ["G%d" % g for g in groups] + ["O%d" % n for n in self.outlets] + list(self.branches) + \
-            ["L1", "L2", "L3", "N", "NC", "INLET"]
+        chans, self.energy_channels = output_channels(desc)
         qs = {}
         for ch in chans:
             c0 = ch[0]
@@ -89,8 +98,6 @@ class Metrology:
                 qs[ch] = _B_DC if self.dc else _B_Q
             else:
                 qs[ch] = _VI_DC if self.dc else _VI_Q
-        # the same string objects as chans (each "O%d" % n is a new string)
-        self.energy_channels = [ch for ch in chans if ch[0] in "OBL" or ch == "INLET"]
         self.snapshot = Snapshot(chans, qs, self.energy_channels)
         self.chan_index = self.snapshot.index
         nout = len(chans)
@@ -137,8 +144,8 @@ class Metrology:
         fs = self.fs
         vafe = desc.AFE_GROUP_V
         iafe = desc.AFE_OUTLET_I
-        v_upc = ADS_FS_V / vafe["gain"] / (1 << 23) * vafe["divider"]
-        i_upc = ADS_FS_V / iafe["gain"] / (1 << 23) * iafe["ct_ratio"] / iafe["burden"]
+        v_upc = volts_per_code(vafe)
+        i_upc = amps_per_code(iafe)
         self.i_upc = i_upc
         by_chip = {}
         for cname, (chip, cc, q) in desc.CHANNELS.items():

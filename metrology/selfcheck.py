@@ -11,7 +11,7 @@
 # Only steady readings are compared (the chip's rms/power filters settle in
 # ~0.8 s): a phase whose firmware irms moved more than `steady` since the
 # previous check is skipped, as are values below the floors.
-from firmware import codes
+from core import codes
 
 TOL = {"vrms": 0.005, "irms": 0.01, "p_w": 0.01}
 

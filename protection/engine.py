@@ -26,8 +26,9 @@
 # Outlet states: normal, tripped (latched), cooldown, lockout, shed.
 import time
 import asyncio
-from firmware import codes
-from firmware.acquisition import POLL_MS
+from core import codes
+from drivers.ads131m04 import volts_per_code, amps_per_code
+from core.acquisition import POLL_MS
 from protection import fastpath as F
 from protection.fastpath import EW, FastPath
 from protection.settings import Settings
@@ -44,7 +45,6 @@ SHED = "shed"
 SLOW_POLLS = 100          # the slow tick: once a second
 ENV_SLOTS = 8             # outlets whose inrush shape is captured at once
 REFUSE_EVERY_MS = 1000    # at most one refusal event per outlet per second (the rest counted)
-ADS_FS_V = 1.2
 
 
 class _Outlet:
@@ -100,7 +100,7 @@ class Protection:
         self.settings.listeners.append(self._on_settings)
         self.ntcs = ntcs or {}
         if audit is None:
-            from firmware.audit import AuditLog
+            from core.audit import AuditLog
             audit = AuditLog(None, clock)
         self.audit = audit
         self.o = {}
@@ -112,10 +112,8 @@ class Protection:
         for ph in ("L1", "L2", "L3"):
             self.el[ph] = _Element(ph, tuple(n for n in sorted(desc.OUTLETS) if desc.OUTLETS[n]["phase"] == ph),
                                    "inlet")
-        a = desc.AFE_OUTLET_I
-        self.i_upc = ADS_FS_V / a["gain"] / (1 << 23) * a["ct_ratio"] / a["burden"]
-        v = desc.AFE_GROUP_V
-        self.v_upc = ADS_FS_V / v["gain"] / (1 << 23) * v["divider"]
+        self.i_upc = amps_per_code(desc.AFE_OUTLET_I)
+        self.v_upc = volts_per_code(desc.AFE_GROUP_V)
         self.w_per_vi = 512.0 * 256.0 * self.v_upc * 256.0 * self.i_upc   # per E_VI unit per sample
         self.ade_ips = None
         self.fp = None
@@ -405,7 +403,7 @@ class Protection:
         t = self.pu.get(name)
         return 0 if t is None else time.ticks_diff(self.clock.ticks_ms(), t)
 
-    # --- switching hooks (firmware/outlets.py) ----------------------------------------------------
+    # --- switching hooks (protection/outlets.py) ----------------------------------------------------
     def permit(self, n, on, who):
         """May this command run? Refusals are logged (at most one event per
         outlet per second; the others are counted into the next one)."""

@@ -26,8 +26,8 @@ from protection.fastpath import (EW, E_PEAK, E_INST, E_IPU, E_KQ, E_ACC, E_COOL,
                                  E_SHEDQ, E_IDLY, E_FLOW, E_EN, E_FIRST, E_N,
                                  F_PU_EDGE, F_TIMED, F_INST, F_SHED, F_DROP, F_NEWS)
 from protection.curves import bucket_params
-from firmware.acquisition import POLL_MS
-from firmware import codes
+from core.acquisition import POLL_MS
+from core import codes
 
 INST_OFF = 0x7FFFFFFF
 

@@ -1,7 +1,7 @@
 # Protection settings: thresholds, curves, windows, priorities and retry policy
 # as validated configuration.
 #
-# SCHEMA uses firmware/config.py's format (type, min, max, default) so the
+# SCHEMA uses core/config.py's format (type, min, max, default) so the
 # lead can drop it into the config store as its "protection" section
 # (config.make_schema()["protection"] = settings.SCHEMA). Per-outlet fields
 # (outlets.N.priority, outlets.N.power_on_delay_ms) are the config store's own.
@@ -13,9 +13,9 @@
 # written through Config.apply (FRAM, events, audit); without one the same
 # events are emitted here. Listeners run after a set is applied (the engine
 # recomputes its integer thresholds).
-from firmware.config import ConfigError, check_fields, flatten
-from firmware import codes
-from firmware.acquisition import POLL_MS
+from core.config import ConfigError, check_fields, flatten
+from core import codes
+from core.acquisition import POLL_MS
 
 # name: (type, min, max, default)   units in the name; "_a" amps rms unless "peak"
 SCHEMA = {
@@ -136,7 +136,7 @@ def cross_check(v):
 
 
 class Settings:
-    """Validated protection settings. `config`: a firmware.config.Config whose
+    """Validated protection settings. `config`: a core.config.Config whose
     schema holds these paths (then changes are stored and logged there), or
     None (RAM only; events/audit emitted here)."""
 

@@ -25,8 +25,8 @@
 # welded, open_failed and unknown lock the outlet out (the state after them is
 # uncertain); close_failed is reported and the outlet stays off.
 import asyncio
-from firmware import codes
-from firmware.acquisition import POLL_MS
+from core import codes
+from core.acquisition import POLL_MS
 
 OK = "ok"
 CLOSE_FAILED = "close_failed"

@@ -26,7 +26,7 @@ def _drop_sim_caches():
 
 def _import_firmware():
     import os
-    for pkg in ("drivers", "metrology", "protection", "firmware", "comms"):
+    for pkg in ("drivers", "core", "metrology", "protection", "comms", "firmware"):
         try:
             names = os.listdir(pkg)
         except OSError:
@@ -40,8 +40,8 @@ def main(argv):
     board = argv[0] if argv else "sim24"
     seconds = float(argv[1]) if len(argv) > 1 else 5.0
     from firmware.boot import Pdu
-    from firmware.clock import VirtualClock
-    from boardconfig.board import open_board
+    from core.clock import VirtualClock
+    from sim.world import open_sim_board
     clock = VirtualClock()
     gc.collect()
     m0 = gc.mem_alloc()
@@ -54,7 +54,7 @@ def main(argv):
     _import_firmware()
     gc.collect()
     m_mod = gc.mem_alloc()
-    b = open_board(board, clock=clock, realtime=False)
+    b = open_sim_board(board, clock=clock, realtime=False)
     _drop_sim_caches()
     gc.collect()
     m1 = gc.mem_alloc()

@@ -11,7 +11,7 @@
 #   --scenario P        scenario JSON: loads plugged at boot and timed events
 #   --http-port/--modbus-port/--snmp-port/--mqtt-port N
 import sys
-from firmware.boot import Pdu
+from sim.pdu import sim_pdu
 
 
 def _args(argv):
@@ -52,7 +52,7 @@ def main(argv):
             sc = json.load(f)
         scenario.validate(sc)
         sim["seed"] = int(sc.get("seed", o["seed"]))
-    pdu = Pdu(o["board"], virtual=o["virtual"], console=print,
+    pdu = sim_pdu(o["board"], virtual=o["virtual"], console=print,
               power_on=(sc or {}).get("power_on", "all"), stagger_ms=int((sc or {}).get("stagger_ms", 250)),
               **sim)
     if sc is not None:

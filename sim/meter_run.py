@@ -123,8 +123,8 @@ def inject(board, spec):
 
 def main(argv):
     o = _opts(argv)
-    from firmware.boot import Pdu
-    from firmware.energy import Energy
+    from sim.pdu import sim_pdu
+    from core.energy import Energy
     from metrology.meter import Metrology
     kw = {}
     if o["absent"]:
@@ -141,7 +141,7 @@ def main(argv):
             return make
         kw["twin_overrides"] = dict((c, absent(Ade9000Twin if c == "ade" else Ads131m04Twin))
                                     for c in o["absent"])
-    pdu = Pdu(o["board"], virtual=True, power_on="none", fixture=o["fixture"], **kw)
+    pdu = sim_pdu(o["board"], virtual=True, power_on="none", fixture=o["fixture"], **kw)
     board = pdu.board
     src = board.plant
     if o["inject"]:
@@ -169,7 +169,7 @@ def main(argv):
         if c.get("calstore"):
             # the production store on a RAM-backed FRAM image: version, timestamp,
             # fixture id, CRC and the previous set
-            from firmware.calstore import CalStore
+            from core.calstore import CalStore
             cs = CalStore(None, clock=pdu.clock, events=pdu.events)
             cs.load()
         cal = Calibrator(m, c["reference"], fixture=c.get("fixture", "sim"), windows=c.get("windows", 10),

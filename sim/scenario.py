@@ -66,10 +66,10 @@ def apply(pdu, sc):
 
 
 def run(sc, out=None):
-    from firmware.boot import Pdu
+    from sim.pdu import sim_pdu
     validate(sc)
     out = out or (lambda ev: print(json.dumps(ev)))
-    pdu = Pdu(sc.get("board", "sim24"), virtual=True, seed=int(sc.get("seed", 1)),
+    pdu = sim_pdu(sc.get("board", "sim24"), virtual=True, seed=int(sc.get("seed", 1)),
               power_on=sc.get("power_on", "all"), stagger_ms=int(sc.get("stagger_ms", 250)))
     pdu.extra_tasks.append(apply(pdu, sc))
     pdu.run(float(sc.get("duration_s", 10)))

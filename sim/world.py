@@ -9,7 +9,7 @@
 # "now" (wall clock in real time, the VirtualClock in virtual time) in blocks of
 # BLOCK samples; switch twins are updated between blocks.
 import time
-from boardconfig.board import Board
+from boardconfig.board import Board, load_desc
 from sim import hw
 
 BLOCK = 40  # samples per plant block: 5 ms at 8 kSPS, the switch-timing resolution
@@ -63,6 +63,16 @@ def _proc_cpu_s():
         return (int(parts[11]) + int(parts[12])) / 100.0
     except OSError:
         return None
+
+
+def open_sim_board(name, **opts):
+    """Open a simulated board (PLATFORM "sim") by name: its twins and plant
+    (opts: clock, seed, realtime, fixture, fram_file, flash_file, uart_fd,
+    twin_overrides)."""
+    desc = load_desc(name)
+    if desc.PLATFORM != "sim":
+        raise ValueError("board %s: PLATFORM %r is not a simulated board" % (name, desc.PLATFORM))
+    return SimBoard(desc, **opts)
 
 
 class SimBoard(Board):

@@ -19,7 +19,7 @@ def test_schema_sections_and_safe_defaults(cases):
     assert c["record"] == {"period_min": 15, "keep_days": 4, "hourly_months": 6, "daily_years": 2}
     assert c["n_outlets"] == 24
     assert c["outlet7"] == {"name": "", "priority": 5, "power_on_delay_ms": 1500, "power_on": "last"}
-    assert "outlet_overcurrent_a" in c["protection"]
+    assert "outlet_pickup_a" in c["protection"]
     assert c["network"]["http_port"] == 8080 and c["network"]["modbus_port"] == 5020
     assert c["size"] < c["max_payload"]
 
@@ -41,8 +41,8 @@ EXPECTED_REFUSALS = [
     ("record.period_min", "record.period_min: '15' is str, expected int"),
     ("record.period_min", "record.period_min: 15.0 is float, expected int"),
     ("modbus.write_enable", "modbus.write_enable: 1 is int, expected bool"),
-    ("protection.overtemp_c", "protection.overtemp_c: 200.0 not in 40.0..125.0"),
-    ("protection.overtemp_c", "protection.overtemp_c: nan is not a finite number"),
+    ("protection.outlet_cool_s", "protection.outlet_cool_s: 4000.0 not in 1.0..3600.0"),
+    ("protection.outlet_cool_s", "protection.outlet_cool_s: nan is not a finite number"),
     ("network.modbus_port", "network.modbus_port: 80 already used by network.http_port"),
     ("outlets.30.priority", "outlets.30.priority: unknown field"),
     ("system.name", "system.name: 0 characters, expected 1..32"),

@@ -1,4 +1,4 @@
-"""Event log in FRAM (firmware/eventring.py behind firmware/events.EventLog):
+"""Event log in FRAM (core/eventring.py behind firmware/events.EventLog):
 wrap-around, cursor reads across the wrap and a reboot, readers left behind,
 record contents, RAM fallback, heap and time per event."""
 import pytest

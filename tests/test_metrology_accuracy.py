@@ -18,7 +18,7 @@ import math
 import numpy as np
 import pytest
 
-from boardconfig.sim24_topology import BRANCHES
+from boardconfig.h743_24_layout import BRANCHES
 from tests.refwave import (FS, OUTLET_A, INLET_A, Signal, Checker, sample, ref_ac, ref_numeric,
                            fast_envelope, smps_current, write_fixture, run_meter, frames, group_of)
 

@@ -1,7 +1,7 @@
 """Data records (ETSI ES 202 336-12 4.4.3.4/4.4.3.7) on littlefs: five days
 of minute inputs and three hours of per-second inputs in virtual time,
 checked against a reference computed here from the same seeded formula
-(tests/mp/persist_synth.py), independently of firmware/records.py."""
+(tests/mp/persist_synth.py), independently of core/records.py."""
 import json
 import random
 import subprocess

@@ -1,8 +1,9 @@
 # Operator commands are audited: who, when, what and result (refused while latched).
 import json, asyncio
-from firmware.boot import Pdu, drive_virtual_time
+from firmware.boot import drive_virtual_time
+from sim.pdu import sim_pdu
 
-pdu = Pdu("sim24", virtual=True, power_on="none")
+pdu = sim_pdu("sim24", virtual=True, power_on="none")
 pdu.board.plant.plug(3, {"kind": "resistive", "irms": 2.0})
 
 async def main():

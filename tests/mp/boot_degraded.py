@@ -1,7 +1,7 @@
 # Boot sim24 with the FRAM not fitted and one ADS131M04 of the wrong part:
 # health names both faults, the rest of the PDU runs.
 import json
-from firmware.boot import Pdu
+from sim.pdu import sim_pdu
 from sim.twin_ads131m04 import Ads131m04Twin
 
 
@@ -9,7 +9,7 @@ class WrongPart(Ads131m04Twin):
     ID = 0x2200  # an ADS131M02-like ID: 2 channels
 
 
-pdu = Pdu("sim24", virtual=True, seed=2, power_on="none", twin_overrides={"fram": lambda **kw: None, "adc3": WrongPart,
+pdu = sim_pdu("sim24", virtual=True, seed=2, power_on="none", twin_overrides={"fram": lambda **kw: None, "adc3": WrongPart,
                                                                          "adc6": lambda *a, **kw: None})
 pdu.board.plant.plug(1, {"kind": "resistive", "irms": 2.0})
 pdu.run(1.0)

@@ -1,9 +1,9 @@
 # Boot sim24 in virtual time with loads plugged, run a few seconds, report.
 import json, sys
-from firmware.boot import Pdu
+from sim.pdu import sim_pdu
 
 seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
-pdu = Pdu("sim24", virtual=True, seed=3, stagger_ms=50)
+pdu = sim_pdu("sim24", virtual=True, seed=3, stagger_ms=50)
 plant = pdu.board.plant
 loads = {1: ("resistive", 4.0), 5: ("psu", 2.0), 12: ("resistive", 3.0), 20: ("fan", 1.5), 23: ("resistive", 2.0)}
 for n, (kind, irms) in loads.items():

@@ -1,7 +1,7 @@
 # Virtual clock: tasks wake in deadline order, time only moves when driven,
 # and an hour of virtual time takes far less than an hour.
 import asyncio, json, time
-from firmware.clock import VirtualClock, RealClock, UNSET_UTC_MS
+from core.clock import VirtualClock, RealClock, UNSET_UTC_MS
 from firmware.boot import drive_virtual_time
 
 c = VirtualClock()

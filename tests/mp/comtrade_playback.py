@@ -1,11 +1,11 @@
 # Play a COMTRADE fixture through the sim24 twins and drivers in virtual time
 # and dump every drained code of the given groups as JSON lines.
 import sys, json
-from firmware.boot import Pdu
+from sim.pdu import sim_pdu
 
 cfg, nsamples = sys.argv[1], int(sys.argv[2])
 groups = [int(g) for g in sys.argv[3].split(",")]
-pdu = Pdu("sim24", virtual=True, power_on="none", fixture=cfg)
+pdu = sim_pdu("sim24", virtual=True, power_on="none", fixture=cfg)
 got = {g: [] for g in groups}
 inlet = []
 

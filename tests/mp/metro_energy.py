@@ -15,7 +15,7 @@ from array import array
 
 
 class Acq:
-    """The acquisition's hand-off as metrology sees it (firmware/acquisition.py)."""
+    """The acquisition's hand-off as metrology sees it (core/acquisition.py)."""
 
     def __init__(self, names, max_frames=256):
         self.adcs = [type("Adc", (), {"name": nm})() for nm in names]
@@ -30,7 +30,7 @@ class Acq:
 
 def sample_run(path, frames, seconds):
     from boardconfig import sim24 as desc
-    from firmware.energy import Energy
+    from core.energy import Energy
     from metrology.meter import Metrology
     blk = array("i", bytes(16 * frames))
     with open(path, "rb") as f:
@@ -67,10 +67,10 @@ def sample_run(path, frames, seconds):
 
 
 def cycle_run(seconds):
-    from firmware.boot import Pdu
-    from firmware.energy import Energy
+    from sim.pdu import sim_pdu
+    from core.energy import Energy
     from metrology.meter import Metrology
-    pdu = Pdu("sim24", virtual=True, power_on="none")
+    pdu = sim_pdu("sim24", virtual=True, power_on="none")
     plant = pdu.board.plant
     loads = {1: {"kind": "resistive", "irms": 10.0}, 2: {"kind": "psu", "irms": 4.0},
              3: {"kind": "smps", "irms": 2.0}}

@@ -1,12 +1,12 @@
 # NTC divider driver + twin, RS-485 half duplex on a sim UART pair.
 import json
 import asyncio
-from firmware.clock import VirtualClock
+from core.clock import VirtualClock
 from sim.hw import ADC, Pin, UART
 from sim.twin_ntc import NtcTwin, ntc_source
 from drivers.ntc import NTC
 from drivers.rs485 import RS485, frame_gap_us, char_gap_us, char_time_us
-from boardconfig.sim24_topology import NTCS
+from boardconfig.h743_24_layout import NTCS
 
 
 def out(case, **kw):

@@ -1,10 +1,10 @@
-# Audit log (firmware/audit.py): who/when/what/result entries in a FRAM ring.
+# Audit log (core/audit.py): who/when/what/result entries in a FRAM ring.
 import sys
 sys.path.append("tests/mp")
 from persist_util import Rig, out
-from firmware.clock import VirtualClock
-from firmware import fram_layout as L
-from firmware.audit import AuditLog, KINDS, RESULTS
+from core.clock import VirtualClock
+from core import fram_layout as L
+from core.audit import AuditLog, KINDS, RESULTS
 
 rig = Rig()
 clock = VirtualClock(utc_valid=False)

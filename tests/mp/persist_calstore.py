@@ -1,14 +1,14 @@
-# Calibration store (firmware/calstore.py): versioned coefficient sets with
+# Calibration store (core/calstore.py): versioned coefficient sets with
 # fixture id and timestamp, previous set kept, rollback audited.
 import sys
 sys.path.append("tests/mp")
 from persist_util import Rig, out
-from firmware.clock import VirtualClock
-from firmware import fram_layout as L
-from firmware.events import EventLog
-from firmware.audit import AuditLog
-from firmware.calstore import CalStore, CalError
-from boardconfig import sim24_topology as topo
+from core.clock import VirtualClock
+from core import fram_layout as L
+from core.events import EventLog
+from core.audit import AuditLog
+from core.calstore import CalStore, CalError
+from boardconfig import h743_24_layout as topo
 
 CH = sorted(topo.CHANNELS)
 rig = Rig()

@@ -1,15 +1,16 @@
-# Configuration store (firmware/config.py): schema, whole-set validation,
+# Configuration store (core/config.py): schema, whole-set validation,
 # atomic A/B writes, events and audit entries for every change.
 import sys
 import json
 sys.path.append("tests/mp")
 from persist_util import Rig, out
-from firmware.clock import VirtualClock
-from firmware import fram_layout as L
-from firmware import codes
-from firmware.events import EventLog
-from firmware.audit import AuditLog
-from firmware.config import Config, ConfigError, SCHEMA, make_schema, RECORD_PERIODS
+from core.clock import VirtualClock
+from core import fram_layout as L
+from core import codes
+from core.events import EventLog
+from core.audit import AuditLog
+from core.config import Config, ConfigError, make_schema, RECORD_PERIODS
+from protection.settings import SCHEMA as PROTECTION_SCHEMA
 
 rig = Rig()
 clock = VirtualClock()
@@ -17,7 +18,8 @@ d = rig.boot()
 L.prepare(d)
 ev = EventLog(clock, fram=d)
 au = AuditLog(d, clock)
-cfg = Config(d, clock, ev, au)
+SCHEMA = make_schema(protection=PROTECTION_SCHEMA)  # the board's schema, as boot builds it
+cfg = Config(d, clock, ev, au, schema=SCHEMA)
 g0 = cfg.load()
 out("defaults", generation=g0, period=cfg.get("record.period_min"), snmp_write=cfg.get("snmp.write_enable"),
     modbus_write=cfg.get("modbus.write_enable"), outlet7=cfg.section("outlets")["7"],
@@ -43,8 +45,8 @@ bad_sets = [
     {"record.period_min": "15"},
     {"record.period_min": 15.0},
     {"modbus.write_enable": 1},
-    {"protection.overtemp_c": 200},
-    {"protection.overtemp_c": float("nan")},
+    {"protection.outlet_cool_s": 4000},
+    {"protection.outlet_cool_s": float("nan")},
     {"network.modbus_port": 80},
     {"outlets.30.priority": 1},
     {"system.name": ""},
@@ -86,7 +88,7 @@ out("noop", diff=cfg.apply({"record.period_min": 5}, "x"), same_gen=cfg.generati
 
 # reboot: the applied values come back
 d = rig.boot()
-c2 = Config(d, clock)
+c2 = Config(d, clock, schema=SCHEMA)
 g2 = c2.load()
 out("reload", generation=g2, same=c2.values == cfg.values, period=c2.get("record.period_min"),
     port=c2.get("network.http_port"))
@@ -97,11 +99,11 @@ rig.twin.cut_after(2000)
 cfg.apply({"record.period_min": 30}, "ops")
 torn_gen = cfg.generation
 d = rig.boot()
-c3 = Config(d, clock)
+c3 = Config(d, clock, schema=SCHEMA)
 g3 = c3.load()
 c3.apply({"record.period_min": 20}, "ops")
 d = rig.boot()
-c4 = Config(d, clock)
+c4 = Config(d, clock, schema=SCHEMA)
 out("torn", loaded=g3, torn_gen=torn_gen, same=c3.values.get("network.http_port") == want["network.http_port"]
     and dict(c3.values, **{"record.period_min": 5}) == want,
     next_gen=c3.generation, reloaded=c4.load(), period=c4.get("record.period_min"))
@@ -112,7 +114,7 @@ for a in (L.CONFIG_A, L.CONFIG_B):
 d = rig.boot()
 ev2 = EventLog(clock, fram=d)
 s0 = ev2.next_seq
-c5 = Config(d, clock, ev2)
+c5 = Config(d, clock, ev2, schema=SCHEMA)
 out("damaged", loaded=c5.load(), defaults=c5.values == c5.defaults,
     events=[(e["event"], e["values"].get("store")) for e in ev2.since(s0 - 1, 5)[0]])
 

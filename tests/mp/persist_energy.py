@@ -1,4 +1,4 @@
-# Energy counters (firmware/energy.py) against a reference computed in CPython.
+# Energy counters (core/energy.py) against a reference computed in CPython.
 # stdin: JSON {"ops": [[channel, imp_p, exp_p, imp_q, exp_q], ...],
 #              "power": [[channel, p_w, q_var, dt_ms], ...]}
 import sys
@@ -6,11 +6,11 @@ import json
 import struct
 sys.path.append("tests/mp")
 from persist_util import Rig, out
-from firmware.clock import VirtualClock
-from firmware import fram_layout as L
-from firmware import codes
-from firmware.events import EventLog
-from firmware.energy import Energy, MJ_PER_WH
+from core.clock import VirtualClock
+from core import fram_layout as L
+from core import codes
+from core.events import EventLog
+from core.energy import Energy, MJ_PER_WH
 
 data = json.loads(sys.stdin.read())
 NAMES = ["O%d" % i for i in range(1, 25)] + ["L1", "L2", "L3"]

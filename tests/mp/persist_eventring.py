@@ -7,10 +7,10 @@ import time
 import micropython
 sys.path.append("tests/mp")
 from persist_util import Rig, out
-from firmware.clock import VirtualClock
-from firmware import fram_layout as L
-from firmware import codes
-from firmware.events import EventLog
+from core.clock import VirtualClock
+from core import fram_layout as L
+from core import codes
+from core.events import EventLog
 
 rig = Rig()
 clock = VirtualClock(utc_valid=False)

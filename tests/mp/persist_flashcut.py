@@ -15,7 +15,7 @@ import vfs
 import struct
 sys.path.append("tests/mp")
 from sim.blockdev import BlockDev
-from firmware.records import Records, _DIRS
+from core.records import Records, _DIRS
 
 CHANNELS = [("L1-V", "V"), ("O1-I", "IPE"), ("O2-I", "IPE"), ("inlet", "TH")]
 T0 = 1767225600 + 3 * 86400 - 1800     # half an hour before a day boundary

@@ -20,14 +20,14 @@ import struct
 import time
 sys.path.append("tests/mp")
 from persist_util import Rig
-from firmware.clock import VirtualClock
-from firmware import fram_layout as L
-from firmware import codes
-from firmware.events import EventLog
-from firmware.audit import AuditLog
-from firmware.energy import Energy
-from firmware.config import Config, ConfigError, make_schema
-from firmware.calstore import CalStore, CalError
+from core.clock import VirtualClock
+from core import fram_layout as L
+from core import codes
+from core.events import EventLog
+from core.audit import AuditLog
+from core.energy import Energy
+from core.config import Config, ConfigError, make_schema
+from core.calstore import CalStore, CalError
 
 EV_N = 40          # small rings so runs wrap often and boot scans stay cheap
 AU_N = 20

@@ -1,4 +1,4 @@
-# Data records (firmware/records.py) on littlefs over sim/blockdev.BlockDev.
+# Data records (core/records.py) on littlefs over sim/blockdev.BlockDev.
 #   persist_records.py days      5 days + 1 hour of pre-aggregated minutes, T_rec 1 min
 #   persist_records.py seconds   3 hours of per-second readings, T_rec 15 then 5 min (config)
 # stdin (days): {"samples": [minute indices to print in full]}
@@ -11,10 +11,10 @@ import vfs
 sys.path.append("tests/mp")
 import persist_synth as S
 from sim.blockdev import BlockDev
-from firmware.records import Records, board_channels
-from firmware.energy import Energy
-from firmware.config import Config
-from firmware.clock import VirtualClock
+from core.records import Records, board_channels
+from core.energy import Energy
+from core.config import Config
+from core.clock import VirtualClock
 from boardconfig import sim24
 
 T0 = 1772323200            # 2026-03-01T00:00:00Z

@@ -1,6 +1,6 @@
 # Synthetic readings for the record tests, from a seeded formula that runs
 # identically on MicroPython and CPython (tests/test_records.py computes its
-# reference from this same file, independently of firmware/records.py).
+# reference from this same file, independently of core/records.py).
 import math
 
 TWO_PI = 2 * math.pi

@@ -1,4 +1,4 @@
-# SNTP client (firmware/timesync.py) against small SNTP servers the pytest
+# SNTP client (core/timesync.py) against small SNTP servers the pytest
 # test runs in CPython on 127.0.0.1. stdin: {"ports": {mode: port}, "offset_ms": N,
 # "packet": {...fixed timestamps for the offset arithmetic check...}}
 import sys
@@ -7,11 +7,11 @@ import time
 import asyncio
 sys.path.append("tests/mp")
 from persist_util import out
-from firmware.clock import VirtualClock, RealClock, UNSET_UTC_MS
-from firmware.events import EventLog
-from firmware.timesync import Sntp, SntpError, build_request, parse_reply, ms_to_ntp, ntp_to_ms, BootInfo
-from firmware.records import Records
-from firmware import codes
+from core.clock import VirtualClock, RealClock, UNSET_UTC_MS
+from core.events import EventLog
+from core.timesync import Sntp, SntpError, build_request, parse_reply, ms_to_ntp, ntp_to_ms, BootInfo
+from core.records import Records
+from core import codes
 
 cfg = json.loads(sys.stdin.read())
 ports = cfg["ports"]
@@ -140,7 +140,7 @@ out("failures", fails=fails)
 
 # --- boot counter and last known time in FRAM --------------------------------------------------
 from persist_util import Rig
-from firmware import fram_layout as L
+from core import fram_layout as L
 rig = Rig()
 d = rig.boot()
 L.prepare(d)

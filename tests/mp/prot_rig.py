@@ -3,7 +3,8 @@
 # captures every event, drives virtual time, taps the plant's true inlet peak.
 import asyncio
 import json
-from firmware.boot import Pdu, drive_virtual_time
+from firmware.boot import drive_virtual_time
+from sim.pdu import sim_pdu
 
 
 class Rig:
@@ -13,7 +14,7 @@ class Rig:
         for n, p in (priorities or {}).items():
             vals["outlets.%d.priority" % n] = p
         # boot wires metrology and protection; the rig only sets the settings
-        self.pdu = pdu = Pdu("sim24", virtual=virtual, power_on="none", seed=seed, prot_values=vals)
+        self.pdu = pdu = sim_pdu("sim24", virtual=virtual, power_on="none", seed=seed, prot_values=vals)
         self.clock = pdu.clock
         self.plant = pdu.board.plant
         self.evs = []

@@ -2,7 +2,7 @@
 # errors are refused naming the field, and nothing of the set is applied -
 # neither the values nor the engine's integer thresholds.
 import json
-from firmware.config import ConfigError
+from core.config import ConfigError
 from protection.fastpath import E_IPU, E_KQ, E_INST, EW
 from tests.mp.prot_rig import Rig
 

@@ -1,16 +1,16 @@
 # Five days of a PDU's life in virtual time at cycle-level fidelity: the plant's
 # analytic per-second values feed the energy counters and the ETSI data records
 # (1-minute period); every second's values are also dumped (float32) so the test
-# can build its reference in NumPy, independently of firmware/records.py.
+# can build its reference in NumPy, independently of core/records.py.
 import sys, json
 from array import array
 import vfs
 import boardconfig.sim24 as desc
 from sim.plant import Plant
 from sim.blockdev import BlockDev
-from firmware.clock import VirtualClock
-from firmware.records import Records
-from firmware.energy import Energy
+from core.clock import VirtualClock
+from core.records import Records
+from core.energy import Energy
 
 seconds, dump_path, flash_path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 T0 = 1767225600                                   # 2026-01-01T00:00:00Z

@@ -1,9 +1,9 @@
 # A relay's contacts close operate_ms after the set coil rises, and the plant's
 # outlet current starts at that exact sample, not at a block boundary.
 import json
-from firmware.boot import Pdu
+from sim.pdu import sim_pdu
 
-pdu = Pdu("sim24", virtual=True, power_on="none")
+pdu = sim_pdu("sim24", virtual=True, power_on="none")
 b = pdu.board
 b.plant.plug(4, {"kind": "resistive", "irms": 5.0})
 pdu.acq.start()

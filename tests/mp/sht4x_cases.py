@@ -2,7 +2,7 @@
 import json
 import time
 import asyncio
-from firmware.clock import VirtualClock
+from core.clock import VirtualClock
 from sim.hw import I2C
 from sim.twin_sht4x import Sht4x, temp_ticks, rh_ticks
 from drivers.sht4x import SHT4x, NotReadyError

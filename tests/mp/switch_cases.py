@@ -1,12 +1,12 @@
 # Outlet switch drivers against relay/SSR twins in virtual time.
 import json
 import asyncio
-from firmware.clock import VirtualClock
+from core.clock import VirtualClock
 from sim.hw import Pin, PinFactory
 from sim.twin_switch import LatchingRelayTwin, TriacSSRTwin
 from drivers.switch import LatchingRelay, TriacSSR, Switches, actuate
 import time
-from boardconfig.sim24_topology import OUTLETS
+from boardconfig.h743_24_layout import OUTLETS
 
 clock = VirtualClock()
 

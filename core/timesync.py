@@ -12,7 +12,7 @@
 # data record carries the not-valid flag.
 from micropython import const
 import struct
-from firmware import codes
+from core import codes
 
 NTP_UNIX_DELTA = 2208988800     # seconds from 1900-01-01 to 1970-01-01
 NTP_PORT = const(123)
@@ -229,7 +229,7 @@ class BootInfo:
     say how long the PDU was down. note_time() is called every minute."""
 
     def __init__(self, fram, slots=None):
-        from firmware import fram_layout as L
+        from core import fram_layout as L
         if fram is None:
             fram = L.RamFram(L.BOOT_A, L.BOOT_B + L.BOOT_SLOT)
         if slots is None:

@@ -88,7 +88,7 @@ EVENT_VALUES = {
     EV_FRAM_FORMATTED: ((), ("reason",)),
 }
 
-# --- protection and switching (protection/*, firmware/outlets.py) -------------
+# --- protection and switching (protection/*, protection/outlets.py) -------------
 # Values: peak (A, or mA for residual current), window_ms (the decision's time
 # window: latency, duration, time over pickup), value (the measured quantity:
 # A rms, mA, C), limit (the threshold it was held against); text: the outlet's

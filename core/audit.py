@@ -8,7 +8,7 @@
 #         16 24 B who, 40 84 B what (UTF-8, clipped), 124 u16 seq, 126 u16 CRC.
 from micropython import const
 import struct
-from firmware.eventring import FramRing, _clip_utf8
+from core.eventring import FramRing, _clip_utf8
 
 AUDIT_REC = const(128)
 KINDS = ("command", "login", "config", "calibration", "update", "time", "other")
@@ -30,7 +30,7 @@ def _decode(b):
 
 class AuditLog:
     def __init__(self, fram, clock, base=None, nslots=None):
-        from firmware import fram_layout as L
+        from core import fram_layout as L
         if fram is None:
             b0 = L.AUDIT_BASE if base is None else base
             n0 = L.AUDIT_SLOTS if nslots is None else nslots

@@ -7,7 +7,7 @@
 # Boot may start in RAM (events from bringing up the devices before the FRAM)
 # and call attach_fram() once the FRAM answers: the buffered events move into
 # the FRAM ring, renumbered to continue its sequence.
-from firmware.codes import EVENT_NAMES, SEVERITY_NAMES
+from core.codes import EVENT_NAMES, SEVERITY_NAMES
 
 
 class EventLog:
@@ -33,7 +33,7 @@ class EventLog:
     def attach_fram(self, fram, base=None, nslots=None):
         """Move to the FRAM ring; RAM-buffered events are appended to it (with
         new sequence ids). Returns how many were moved."""
-        from firmware.eventring import EventRing
+        from core.eventring import EventRing
         if self.fram_ring is not None:
             raise ValueError("event log already in FRAM")
         pending, _ = self._ram_since(0, self.capacity)

@@ -14,7 +14,7 @@
 # and protection itself opens outlets at once with open_now(). Without one
 # (early boot, tools) a command is actuated and checked against feedback only.
 import asyncio
-from firmware.codes import (EV_OUTLET_ON, EV_OUTLET_OFF, EV_SWITCH_UNVERIFIED,
+from core.codes import (EV_OUTLET_ON, EV_OUTLET_OFF, EV_SWITCH_UNVERIFIED,
                             SEV_INFO, SEV_WARNING)
 
 FEEDBACK_SETTLE_MS = 20  # contact bounce / opto delay before feedback is believed

@@ -24,7 +24,7 @@
 from micropython import const
 import struct
 from drivers.crc import crc16_ccitt
-from firmware import codes
+from core import codes
 
 _SCAN_CHUNK = const(16)   # records per FRAM read while scanning at boot
 
@@ -360,7 +360,7 @@ class EventRing:
     cursor reads decode on demand."""
 
     def __init__(self, fram, base=None, nslots=None):
-        from firmware import fram_layout as L
+        from core import fram_layout as L
         self.ring = FramRing(fram, L.EVENT_BASE if base is None else base, EVENT_REC,
                              L.EVENT_SLOTS if nslots is None else nslots)
 

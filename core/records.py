@@ -35,7 +35,7 @@ import micropython
 import array
 import struct
 from drivers.crc import crc16_ccitt
-from firmware import codes
+from core import codes
 
 _MAGIC = b"PDUR"
 _VERSION = const(1)

@@ -1,6 +1,8 @@
-# The 24-outlet, 3-phase topology shared by h743_24 (hardware) and sim24
-# (its simulated twin). A board module imports these names and adds NAME,
-# PLATFORM and MCU. Everything is plain data so it compiles to .mpy and can be
+# The h743_24 PCB: its 24-outlet, 3-phase topology, its MCU pin map, chips,
+# analog front-end and ratings. boardconfig/h743_24.py is this board on its
+# MCU; sim24 is the same PCB simulated (same pins and channel names, so a
+# scenario, fixture or uplink tool works on either). A board module imports
+# these names and adds NAME, PLATFORM and MCU. Everything is plain data so it compiles to .mpy and can be
 # read without touching hardware.
 #
 # Units: volts, amps, hertz, ohms, seconds unless a name says otherwise.

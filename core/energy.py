@@ -48,7 +48,7 @@ def _add64(buf: ptr16, word: int, delta: int):
 
 class Energy:
     def __init__(self, fram, names, clock=None, events=None, slots=None):
-        from firmware import fram_layout as L
+        from core import fram_layout as L
         n = len(names)
         if n < 1 or n > L.ENERGY_MAX_CHANNELS:
             raise ValueError("energy: 1..%d channels" % L.ENERGY_MAX_CHANNELS)
@@ -166,7 +166,7 @@ class Energy:
             self._buf[:] = bytes(self._size)
             self.generation = 0
             if ev is not None and not self.store.never_written():
-                from firmware import codes
+                from core import codes
                 ev.emit(codes.EV_STORE_FAULT, codes.SEV_ALARM, "energy",
                         {"store": "energy", "detail": "no valid copy: counters restart at 0"})
             return 0
@@ -174,7 +174,7 @@ class Energy:
         self.generation = g
         self.saved_utc_s = struct.unpack_from("<I", p, 4)[0]
         if ev is not None:
-            from firmware import codes
+            from core import codes
             down = 0
             if c is not None and c.time_valid and self.saved_utc_s:
                 down = c.utc_ms() // 1000 - self.saved_utc_s

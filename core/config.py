@@ -15,7 +15,7 @@
 # entry ("who", "field: old -> new"), then listeners run (e.g. the recorder
 # picks up a new record period).
 import json
-from firmware import codes
+from core import codes
 
 SCHEMA_VERSION = 1
 N_OUTLETS = 24
@@ -37,7 +37,17 @@ _OUTLET_PRIORITY = (int, 0, 9, 5)                  # shedding order: 0 is shed f
 _OUTLET_POWER_ON = (str, ("on", "off", "last"), None, "last")
 
 
-def make_schema(n_outlets=N_OUTLETS):
+def make_schema(n_outlets=N_OUTLETS, **sections):
+    """The config schema: the core's sections for n_outlets plus the sections
+    upper layers bring (boot passes protection=protection.settings.SCHEMA).
+    The core's section dicts are SCHEMA's own when the outlet count matches
+    (a schema is RAM on the MCU too: not built twice)."""
+    s = dict(SCHEMA if n_outlets == N_OUTLETS else _core_schema(n_outlets))
+    s.update(sections)
+    return s
+
+
+def _core_schema(n_outlets):
     # The spec tuples every outlet has alike are shared (one object each, not
     # one per outlet: a schema is RAM on the MCU too).
     outlets = {}
@@ -60,16 +70,6 @@ def make_schema(n_outlets=N_OUTLETS):
             "keep_days": (int, 4, 31, 4),
             "hourly_months": (int, 6, 24, 6),
             "daily_years": (int, 2, 10, 2),
-        },
-        "protection": {  # placeholders until the protection layer defines its settings
-            "outlet_overcurrent_a": (float, 0.5, 20.0, 16.0),
-            "outlet_trip_delay_ms": (int, 0, 60000, 1000),
-            "branch_overcurrent_a": (float, 1.0, 20.0, 16.0),
-            "inlet_overcurrent_a": (float, 1.0, 40.0, 32.0),
-            "overtemp_c": (float, 40.0, 125.0, 85.0),
-            "undervoltage_v": (float, 0.0, 300.0, 180.0),
-            "overvoltage_v": (float, 200.0, 300.0, 260.0),
-            "auto_reclose": (bool, None, None, False),
         },
         "network": {
             "dhcp": (bool, None, None, True),
@@ -96,7 +96,7 @@ def make_schema(n_outlets=N_OUTLETS):
     }
 
 
-SCHEMA = make_schema()
+SCHEMA = _core_schema(N_OUTLETS)
 _PORTS = ("network.http_port", "network.modbus_port", "network.snmp_port")
 _TYPE_NAMES = {int: "int", float: "float", bool: "bool", str: "str"}
 
@@ -238,7 +238,7 @@ def _cross_check(values, touched):
 class Config:
     def __init__(self, fram, clock=None, events=None, audit=None, schema=None, defaults=None,
                  slots=None):
-        from firmware import fram_layout as L
+        from core import fram_layout as L
         self.schema = SCHEMA if schema is None else schema
         self.spec = Spec(self.schema)
         self._overrides = {}           # a board's own defaults (e.g. the MCU's ports)

@@ -15,7 +15,7 @@
 #          f32 offset, f32 phase in degrees).
 from micropython import const
 import struct
-from firmware import codes
+from core import codes
 
 _HDR = const(32)
 _CH = const(20)
@@ -31,7 +31,7 @@ class CalError(ValueError):
 
 class CalStore:
     def __init__(self, fram, clock=None, events=None, audit=None, channels=None, slots=None):
-        from firmware import fram_layout as L
+        from core import fram_layout as L
         if fram is None:
             fram = L.RamFram(L.CAL_A, L.CAL_B + L.CAL_SLOT)
         if slots is None:
