@@ -88,6 +88,22 @@ EVENT_VALUES = {
     EV_FRAM_FORMATTED: ((), ("reason",)),
 }
 
+# --- supervision (firmware/supervisor.py) ---------------------------------------
+EV_TASK_FAILED = const(60)       # a firmware task raised: alarm, restarted with backoff
+EV_FAILSAFE = const(61)          # repeated failure of the sample path: switch-on refused, outlets held
+EV_WATCHDOG_RESET = const(62)    # the previous run ended in a watchdog reset
+
+EVENT_NAMES.update({
+    EV_TASK_FAILED: "task_failed",
+    EV_FAILSAFE: "failsafe",
+    EV_WATCHDOG_RESET: "watchdog_reset",
+})
+EVENT_VALUES.update({
+    EV_TASK_FAILED: ((("restarts", "u"), ("backoff_ms", "i")), ("task", "error")),
+    EV_FAILSAFE: ((("failures", "u"), ("window_ms", "i")), ("task", "error")),
+    EV_WATCHDOG_RESET: ((("timeout_ms", "i"),), ("cause",)),
+})
+
 # --- protection and switching (protection/*, protection/outlets.py) -------------
 # Values: peak (A, or mA for residual current), window_ms (the decision's time
 # window: latency, duration, time over pickup), value (the measured quantity:
