@@ -14,7 +14,7 @@
 # and protection itself opens outlets at once with open_now(). Without one
 # (early boot, tools) a command is actuated and checked against feedback only.
 import asyncio
-from core.codes import (EV_OUTLET_ON, EV_OUTLET_OFF, EV_SWITCH_UNVERIFIED,
+from core.codes import (EV_OUTLET_ON, EV_OUTLET_OFF, EV_SWITCH_UNVERIFIED, EV_COMMAND_REFUSED,
                             SEV_INFO, SEV_WARNING)
 
 FEEDBACK_SETTLE_MS = 20  # contact bounce / opto delay before feedback is believed
@@ -34,6 +34,12 @@ class Outlets:
         self.groups = groups or {"all": sorted(switches)}   # name -> outlets (protection adds G/B/L)
         self._op = {n: 0 for n in switches}
         self._refused = False
+        self.held = None          # fail-safe: why every switch-on is refused (None: not held)
+
+    def hold(self, reason):
+        """Refuse every switch-on from now on, leaving outlets as they are (the
+        supervisor's fail-safe: protection no longer watches the current)."""
+        self.held = reason
 
     def count_on(self):
         return sum(1 for n, s in self.switches.items() if s.feedback())
@@ -59,6 +65,11 @@ class Outlets:
     async def _set(self, n, on, who):
         sw = self.switches[n]
         on = bool(on)
+        if on and self.held is not None:
+            self._refused = True
+            self.events.emit(EV_COMMAND_REFUSED, SEV_WARNING, "O%d" % n,
+                             {"who": who, "state": "held", "cause": self.held}, "refused")
+            return sw.feedback()
         p = self.protection
         if p is None:
             return await self._set_plain(n, on, who)
