@@ -108,6 +108,16 @@ class Board:
         conversions happen on their own and IRQs move them."""
         return 0
 
+    def watchdog(self, timeout_ms):
+        """The hardware watchdog, started: feed() it within timeout_ms or the
+        MCU resets. It cannot be stopped once started."""
+        return self.hw.WDT(timeout=timeout_ms)
+
+    def reset_cause(self):
+        """"watchdog" when the previous run ended in a watchdog reset, else None."""
+        hw = self.hw
+        return "watchdog" if hw.reset_cause() == hw.WDT_RESET else None
+
     def cpu_load(self):
         """Fraction of one core used since the previous call, where known."""
         return None

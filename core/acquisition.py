@@ -18,9 +18,11 @@
 #     or three calls. This halves the sample arrays (and every buffer sized
 #     from max_frames downstream: branch sums, protection scratch) without
 #     shortening the stall the rings absorb.
+import time
 from array import array
 
 POLL_MS = 10
+LATE_PERIOD_MS = 5000       # loop lateness: the "recent" window
 RING_FRAMES = 256           # per ADS131M04 ring (the driver's default)
 CHUNK_FRAMES = 128          # frames per consumer call (sample arrays)
 INLET_CH = 7  # ADE9000 waveform sets: IA, VA, IB, VB, IC, VC, IN
@@ -42,6 +44,32 @@ class Acquisition:
         self.inlet_total = 0
         self.polls = 0
         self.consumers = []  # callables(acq), called after every chunk (>= once per poll)
+        self.consumer_names = []
+        self.stage = None    # the part running now (supervision names it when it raises)
+        # loop lateness: how much later than POLL_MS after the previous poll a
+        # poll starts (us): worst since boot, worst in the current and the
+        # previous LATE_PERIOD_MS (the "recent" figure)
+        self.late_max_us = 0
+        self.late_recent_us = 0
+        self._late_cur_us = 0
+        self._late_t0 = 0
+
+    def add_consumer(self, fn, name):
+        """fn(acq) runs after every chunk, in the order added; name is what
+        supervision reports when it raises."""
+        self.consumers.append(fn)
+        self.consumer_names.append(name)
+
+    def label_consumers(self, name):
+        """Name the consumers added since the last label (one layer's attach())."""
+        while len(self.consumer_names) < len(self.consumers):
+            self.consumer_names.append(name)
+
+    def stage_name(self):
+        s = self.stage
+        if type(s) is int:
+            return self.consumer_names[s] if s < len(self.consumer_names) else "consumer %d" % s
+        return s
 
     def start(self):
         self.board.start_acquisition(self.adcs)
@@ -52,6 +80,7 @@ class Acquisition:
         """Drain every ring in chunks of at most max_frames, calling the
         consumers after each chunk (always at least once per poll). Returns
         the group frames drained."""
+        self.stage = "board"
         self.board.service()
         self.polls += 1
         total = 0
@@ -59,6 +88,7 @@ class Acquisition:
         # a bounded number of chunks: the rings hold RING_FRAMES, plus what
         # arrives while the consumers run
         for it in range(RING_FRAMES // mf + 2):
+            self.stage = "drivers"
             n = self._drain_groups()
             ni = 0
             if self.ade is not None:
@@ -68,8 +98,11 @@ class Acquisition:
             total += n
             if it and not n and not ni:
                 break
+            k = 0
             for c in self.consumers:
+                self.stage = k
                 c(self)
+                k += 1
             # the ADE9000 drains whole pages of 16 sets: a full chunk less one page may remain
             if n < mf and ni < mf - 16:
                 break
@@ -119,6 +152,24 @@ class Acquisition:
         return o
 
     async def run(self, clock):
+        self._late_t0 = clock.ticks_ms()
         while True:
             self.poll()
+            self.stage = None
+            t = clock.ticks_us()
             await clock.sleep_ms(POLL_MS)
+            self._note_lateness(time.ticks_diff(clock.ticks_us(), t) - POLL_MS * 1000, clock.ticks_ms())
+
+    def _note_lateness(self, late, now_ms):
+        if late < 0:
+            late = 0
+        if late > self.late_max_us:
+            self.late_max_us = late
+        if late > self._late_cur_us:
+            self._late_cur_us = late
+        if time.ticks_diff(now_ms, self._late_t0) >= LATE_PERIOD_MS:
+            self.late_recent_us = self._late_cur_us
+            self._late_cur_us = 0
+            self._late_t0 = now_ms
+        elif self._late_cur_us > self.late_recent_us:
+            self.late_recent_us = self._late_cur_us

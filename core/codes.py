@@ -99,8 +99,8 @@ EVENT_NAMES.update({
     EV_WATCHDOG_RESET: "watchdog_reset",
 })
 EVENT_VALUES.update({
-    EV_TASK_FAILED: ((("restarts", "u"), ("backoff_ms", "i")), ("task", "error")),
-    EV_FAILSAFE: ((("failures", "u"), ("window_ms", "i")), ("task", "error")),
+    EV_TASK_FAILED: ((("restarts", "u"), ("backoff_ms", "i")), ("error",)),   # channel: the task
+    EV_FAILSAFE: ((("failures", "u"), ("window_ms", "i")), ("error",)),
     EV_WATCHDOG_RESET: ((("timeout_ms", "i"),), ("cause",)),
 })
 
@@ -198,3 +198,6 @@ EVENT_VALUES.update({
     EV_SEQ_ABORT: ((("started", "u"), ("count", "u")), ("reason", "who")),
     EV_PROT_DEGRADED: ((("outlets", "u"),), ("cause",)),
 })
+
+# supervision's actions (append only: the index is stored)
+ACTIONS = ACTIONS + ("restart", "hold")

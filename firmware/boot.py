@@ -18,6 +18,10 @@
 #   persist       every 1 s     saves energy counters to FRAM; UTC time every 60 s
 #   sntp          hourly        (MCU, when enabled) sets the clock, logs the step
 #   status        every 5 s     console line (only when a console is given)
+#   watchdog      every 0.5 s   feeds the board's watchdog while acquisition polls advance
+# Every task runs under firmware/supervisor.py: a task that raises is an alarm
+# and restarts with backoff; repeated failure of acquisition (with metrology
+# and protection inside it) is the stated fail-safe state.
 import asyncio
 import time
 from core import codes
@@ -27,6 +31,7 @@ from core.events import EventLog
 from core.health import Health
 from firmware.devices import Devices
 from firmware.stores import Stores
+from firmware.supervisor import Supervisor, WDT_TIMEOUT_MS
 from metrology.meter import Metrology
 from metrology.selfcheck import SelfCheck
 from protection.engine import Protection
@@ -56,10 +61,16 @@ class Pdu:
         self.tasks = []
         self.extra_tasks = []  # coroutines started with the firmware's own (scenarios, tools)
         self.t0_ms = 0
+        self._overruns_seen = 0
+        self.supervisor = Supervisor(self.clock, self.events, self.health)
         self._devices()
         self._stores()
         self._metrology()
         self._protection(prot_values)
+        self.supervisor.on_failsafe.append(self.outlets.hold)
+        if board.reset_cause() == "watchdog":
+            self.events.emit(codes.EV_WATCHDOG_RESET, codes.SEV_ALARM, "system",
+                             {"cause": "watchdog", "timeout_ms": WDT_TIMEOUT_MS})
         self.events.emit(codes.EV_BOOT, codes.SEV_NOTICE, "system",
                          {"board": board.name, "fw": FW_VERSION, "devices_ok": self.health.ok(),
                           "boot_count": self.boot_count})
@@ -83,6 +94,7 @@ class Pdu:
         self.acq = Acquisition(self.board, self.adcs, self.ade)
         self.metro = Metrology(desc, clock=self.clock, events=self.events, energy=self.energy)
         self.metro.attach(self.acq)
+        self.acq.label_consumers("metrology")
         self.metro.load_calibration(self.cal.current)
         self.cal.listeners.append(self.metro.load_calibration)
         self.selfcheck = SelfCheck(self.metro, self.ade, events=self.events) if self.ade else None
@@ -100,16 +112,27 @@ class Pdu:
         self.protection = Protection(desc, self.outlets, self.events, self.clock, settings=self.prot_settings,
                                      ntcs=self.ntcs, audit=self.audit)
         self.protection.attach(self.acq)
+        self.acq.label_consumers("protection")
 
     def _services(self):
-        """Step 5, at start(): the task table. Uplinks (comms/) join it here."""
-        mk = asyncio.create_task
-        tasks = [mk(self.acq.run(self.clock)), mk(self._inlet_meter()), mk(self._environment()),
-                 mk(self._persist()), mk(self._power_on())]
-        if not self.clock.virtual and self.config["time.sntp_enable"] and self.board.desc.PLATFORM == "mcu":
-            tasks.append(mk(self.sntp.run(self.config["time.sntp_interval_s"])))
+        """Step 5, at start(): the task table, every task under the supervisor
+        (firmware/supervisor.py). Uplinks (comms/) join it here."""
+        sup = self.supervisor
+        acq = self.acq
+        clock = self.clock
+        table = [("acquisition", lambda: acq.run(clock), True, acq.stage_name),
+                 ("inlet_meter", self._inlet_meter, False, None),
+                 ("environment", self._environment, False, None),
+                 ("persist", self._persist, False, None),
+                 ("power_on", self._power_on, False, None)]
+        if not clock.virtual and self.config["time.sntp_enable"] and self.board.desc.PLATFORM == "mcu":
+            table.append(("sntp", lambda: self.sntp.run(self.config["time.sntp_interval_s"]), False, None))
         if self.console is not None:
-            tasks.append(mk(self._status()))
+            table.append(("status", self._status, False, None))
+        tasks = [asyncio.create_task(sup.guard(name, f, critical=crit, stage=stage))
+                 for name, f, crit, stage in table]
+        wdt = self.board.watchdog(WDT_TIMEOUT_MS)
+        tasks.append(asyncio.create_task(sup.watchdog(wdt, lambda: acq.polls)))
         return tasks
 
     # --- records --------------------------------------------------------------------
@@ -185,11 +208,16 @@ class Pdu:
         p = snap.get("INLET.p_w", "sec")
         f = snap.get("L1.f_hz", "sec")
         cpu = self.board.cpu_load()
-        return ("t=%.1fs inlet P=%s W f=%s Hz outlets_on=%d/%d overruns=%d%s" % (
+        ov = self.acq.overruns()
+        new = ov - self._overruns_seen      # since the previous status line
+        self._overruns_seen = ov
+        fs = self.supervisor.failsafe
+        return ("t=%.1fs inlet P=%s W f=%s Hz outlets_on=%d/%d overruns=%d (+%d) late=%.1fms%s%s" % (
             time.ticks_diff(self.clock.ticks_ms(), self.t0_ms) / 1000.0,
             "-" if p is None else "%.1f" % p, "-" if f is None else "%.3f" % f,
-            self.outlets.count_on(), len(self.switches), self.acq.overruns(),
-            "" if cpu is None else " cpu=%.2f" % cpu))
+            self.outlets.count_on(), len(self.switches), ov, new, self.acq.late_recent_us / 1000.0,
+            "" if cpu is None else " cpu=%.2f" % cpu,
+            "" if fs is None else " FAILSAFE(%s: %s)" % (fs["task"], fs["error"])))
 
     async def _status(self):
         while True:
@@ -203,6 +231,7 @@ class Pdu:
             await self.outlets.power_on_sequence(self.power_on, self.stagger_ms)
 
     def start(self):
+        self.board.cpu_load()  # the first status line's cpu= covers its own period
         self.acq.start()
         self.tasks = self._services()
         self.t0_ms = self.clock.ticks_ms()

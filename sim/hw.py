@@ -374,3 +374,36 @@ class UART:
         a.peer = b
         b.peer = a
         return a, b
+
+
+class WatchdogReset(SystemExit):
+    """The simulated MCU reset a starved watchdog causes: it ends the run
+    (asyncio.run raises it) as a reset ends the firmware on a board."""
+
+
+class WDT:
+    """machine.WDT stand-in on the firmware's clock (virtual or real). Like
+    the hardware, once created it cannot be stopped; not fed for `timeout`
+    ms, it resets the simulated MCU (WatchdogReset out of asyncio.run)."""
+
+    def __init__(self, id=0, timeout=5000, *, clock):
+        import asyncio
+        self.timeout = timeout
+        self.clock = clock
+        self.fed_ms = clock.ticks_ms()
+        self.feeds = 0
+        self.fired_after_ms = None
+        asyncio.create_task(self._check())
+
+    def feed(self):
+        self.fed_ms = self.clock.ticks_ms()
+        self.feeds += 1
+
+    async def _check(self):
+        import time
+        while True:
+            await self.clock.sleep_ms(self.timeout // 4)
+            starved = time.ticks_diff(self.clock.ticks_ms(), self.fed_ms)
+            if starved > self.timeout:
+                self.fired_after_ms = starved
+                raise WatchdogReset("watchdog reset: not fed for %d ms (timeout %d ms)" % (starved, self.timeout))

@@ -77,13 +77,15 @@ def open_sim_board(name, **opts):
 
 class SimBoard(Board):
     def __init__(self, desc, *, clock=None, seed=1, realtime=False, fixture=None, fixture_loop=False,
-                 uart_fd=None, fram_file=None, flash_file=None, twin_overrides=None):
+                 uart_fd=None, fram_file=None, flash_file=None, twin_overrides=None, reset_cause=None):
         m = SimMachine()
         Board.__init__(self, desc, m)
         self.machine = m
         self.clock = clock
         self.seed = seed
         self.realtime = realtime
+        self._reset_cause = reset_cause  # what the previous (simulated) run ended in
+        self.wdt = None
         self.fs = desc.SAMPLE_RATE
         self.twins = {}
         self.switch_twins = {}
@@ -268,6 +270,13 @@ class SimBoard(Board):
             if "cs" in s and self.machine.Pin(s["cs"]) is drv.cs:
                 return self.twins[name]
         raise ValueError("no twin behind driver %r" % drv)
+
+    def watchdog(self, timeout_ms):
+        self.wdt = hw.WDT(timeout=timeout_ms, clock=self.clock)
+        return self.wdt
+
+    def reset_cause(self):
+        return self._reset_cause
 
     def cpu_load(self):
         c = _proc_cpu_s()
