@@ -13,6 +13,13 @@ from boardconfig.board import Board, load_desc
 from sim import hw
 
 BLOCK = 40  # samples per plant block: 5 ms at 8 kSPS, the switch-timing resolution
+# Real time: samples one service() may make at most (16 ms at 8 kSPS, half an
+# ADS131M04 ring). After a host stall (a busy machine, SIGSTOP) the simulated
+# chips do not dump the whole stall into the rings at once: the simulated
+# hardware lags the wall clock and catches up poll by poll, losing nothing
+# (lag_max_us says how far it fell behind). The firmware's own rings are sized
+# for the MCU, where no host stalls the chips.
+CATCHUP_SAMPLES = 128
 
 
 class SimMachine:
@@ -86,6 +93,7 @@ class SimBoard(Board):
         self.realtime = realtime
         self._reset_cause = reset_cause  # what the previous (simulated) run ended in
         self.wdt = None
+        self.lag_max_us = 0   # real time: how far the simulated hardware fell behind the wall clock
         self.fs = desc.SAMPLE_RATE
         self.twins = {}
         self.switch_twins = {}
@@ -235,7 +243,15 @@ class SimBoard(Board):
         return made
 
     def service(self):
-        return self.advance_to(self.samples_due())
+        due = self.samples_due()
+        if self.realtime:
+            behind = due - self.plant.n
+            if behind > CATCHUP_SAMPLES:
+                lag = (behind - CATCHUP_SAMPLES) * 1000000 // self.fs
+                if lag > self.lag_max_us:
+                    self.lag_max_us = lag
+                due = self.plant.n + CATCHUP_SAMPLES
+        return self.advance_to(due)
 
     def flash(self):
         """The record flash: file-backed at full size when a path is given
@@ -259,6 +275,7 @@ class SimBoard(Board):
         # takes less than a block), then attach.
         while self.service() > BLOCK:
             pass
+        self.lag_max_us = 0   # the boot backlog is not a stall
         # Simulated DMA: each twin writes its frames straight into its driver's ring,
         # exactly the bytes the chip would clock out, at every conversion.
         for a in adcs:
