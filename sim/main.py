@@ -11,7 +11,9 @@
 #   --scenario P        scenario JSON: loads plugged at boot and timed events
 #   --http-port/--modbus-port/--snmp-port/--mqtt-port N
 import sys
-from sim.pdu import sim_pdu
+from sim.jsonfile import InputError, fail
+
+_STR = ("board", "uart-path", "fram-file", "flash-file", "scenario")
 
 
 def _args(argv):
@@ -22,21 +24,45 @@ def _args(argv):
     while i < len(argv):
         a = argv[i]
         if not a.startswith("--") or a[2:] not in opts:
-            raise SystemExit("unknown option %r" % a)
+            raise InputError("unknown option %r (options: %s)" % (a, ", ".join("--" + k for k in sorted(opts))))
         k = a[2:]
         if k == "virtual":
             opts[k] = True
         else:
             i += 1
+            if i >= len(argv):
+                raise InputError("%s needs a value" % a)
             v = argv[i]
-            opts[k] = v if k in ("board", "uart-path", "fram-file", "flash-file", "scenario") else (
-                float(v) if k == "duration" else int(v))
+            if k in _STR:
+                opts[k] = v
+            else:
+                try:
+                    opts[k] = float(v) if k == "duration" else int(v)
+                except ValueError:
+                    raise InputError("%s: %r is not %s" % (a, v, "a number" if k == "duration" else "an integer"))
+                if k == "duration" and not opts[k] > 0:
+                    raise InputError("%s: must be > 0 seconds" % a)
+                if k.endswith("-port") and not 0 < opts[k] < 65536:
+                    raise InputError("%s: %d is not a port number" % (a, opts[k]))
         i += 1
+    if opts["virtual"] and opts["duration"] is None:
+        raise InputError("--virtual needs --duration")
     return opts
 
 
 def main(argv):
-    o = _args(argv)
+    try:
+        o = _args(argv)
+        from sim import scenario
+        desc = scenario.board_desc(o["board"], "--board")
+        sc = None
+        prot = None
+        if o["scenario"]:
+            # checked completely against the board before anything starts
+            sc, prot = scenario.load(o["scenario"], desc)
+    except InputError as e:
+        fail(str(e))
+    from sim.pdu import sim_pdu
     sim = {"seed": o["seed"]}
     if o["uart-fd"] is not None:
         sim["uart_fd"] = o["uart-fd"]
@@ -44,17 +70,11 @@ def main(argv):
         sim["fram_file"] = o["fram-file"]
     if o["flash-file"]:
         sim["flash_file"] = o["flash-file"]
-    sc = None
-    if o["scenario"]:
-        import json
-        from sim import scenario
-        with open(o["scenario"]) as f:
-            sc = json.load(f)
-        scenario.validate(sc)
+    if sc is not None:
         sim["seed"] = int(sc.get("seed", o["seed"]))
     pdu = sim_pdu(o["board"], virtual=o["virtual"], console=print,
               power_on=(sc or {}).get("power_on", "all"), stagger_ms=int((sc or {}).get("stagger_ms", 250)),
-              **sim)
+              prot_values=prot or None, **sim)
     if sc is not None:
         pdu.extra_tasks.append(scenario.apply(pdu, sc))
     b = pdu.board

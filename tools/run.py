@@ -1,8 +1,10 @@
 """`make run`: boot the simulated PDU on MicroPython's unix port in real time.
 
 Makes the pseudo-terminal that stands in for the RS-485 line (raw mode, the
-Modbus RTU side is the path printed), then runs the firmware until Ctrl-C."""
-import argparse
+Modbus RTU side is the path printed), then runs the firmware until Ctrl-C.
+It plays scenarios/demo.json (loads in the outlets, timed events) unless
+--scenario names another; the scenario is checked against the board before
+the firmware starts (sim/main.py): a problem is one line on stderr, exit 2."""
 import os
 import signal
 import subprocess
@@ -10,11 +12,13 @@ import sys
 import termios
 import tty
 
-from tools.mp import ROOT, mp_cmd, mp_env
+from tools.mp import ROOT, ArgParser, InputError, die, mp_cmd, mp_env, mp_path
+
+PROG = "tools.run"
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = ArgParser(prog=PROG, description=__doc__)
     ap.add_argument("--board", default="sim24")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--http-port", type=int, default=8080)
@@ -25,6 +29,14 @@ def main(argv=None):
     ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "demo.json"),
                     help="loads and timed events for the demo (default scenarios/demo.json)")
     a = ap.parse_args(argv)
+    scenario = None
+    if a.scenario:
+        if not os.path.isfile(a.scenario):
+            return die(PROG, "--scenario %s: no such file" % a.scenario)
+        try:
+            scenario = mp_path(a.scenario, "--scenario")
+        except InputError as e:
+            return die(PROG, str(e))
 
     master, slave = os.openpty()
     tty.setraw(slave)
@@ -39,8 +51,8 @@ def main(argv=None):
                  "--uart-fd", master, "--uart-path", rtu_path,
                  "--fram-file", var / ("fram-%s.bin" % a.board),
                  "--flash-file", var / ("flash-%s.bin" % a.board))
-    if a.scenario:
-        cmd += ["--scenario", a.scenario]
+    if scenario:
+        cmd += ["--scenario", scenario]
     if a.duration is not None:
         cmd += ["--duration", str(a.duration)]
     print("running:", " ".join(str(c) for c in cmd), flush=True)
