@@ -129,8 +129,13 @@ class ComtradeSource:
         self.bufs = {}
         for name in desc.CHANNELS:
             self.bufs[name] = array.array("i", bytes(4 * cap))
-        with open(cfg_path) as f:
-            lines = f.read().split("\n")
+        with open(cfg_path, "rb") as f:
+            text = f.read()
+        try:
+            text = text.decode()
+        except UnicodeError:
+            raise ValueError("comtrade cfg: not a text file (a .cfg is text; is this the .dat?)")
+        lines = text.split("\n")
         while lines and not lines[-1].strip():
             lines.pop()
         self._parse(lines)
@@ -267,6 +272,43 @@ class ComtradeSource:
         w = 4 if ft == "BINARY32" else 2
         self.rec_size = 8 + w * na + 2 * ((nd + 15) // 16)
         self._used = used
+
+    def check_data(self):
+        """Check the .dat before playback: binary files must hold whole records,
+        as many as the cfg says; an ASCII file's first record must parse.
+        Raises ValueError naming the data file; the position is kept."""
+        dat = self.dat_path
+        if self.ft != "ASCII":
+            import os
+            size = os.stat(dat)[6]
+            rs = self.rec_size
+            if size % rs:
+                raise ValueError("comtrade dat %s: %d bytes is not a whole number of %d-byte %s records "
+                                 "(truncated, or not %s?)" % (dat, size, rs, self.ft, self.ft))
+            if self.samples and size // rs < self.samples:
+                raise ValueError("comtrade dat %s: %d records, the cfg says %d" % (dat, size // rs, self.samples))
+            return
+        f = self._f
+        try:
+            line = ""
+            while not line.strip():
+                line = f.readline()
+                if not line:
+                    raise ValueError("comtrade dat %s: no records" % dat)
+        except UnicodeError:
+            raise ValueError("comtrade dat %s: not ASCII text (the cfg says ASCII)" % dat)
+        finally:
+            f.seek(0)
+        p = line.strip().split(",")
+        if len(p) < 2 + self.n_analog:
+            raise ValueError("comtrade dat %s: record 1 has %d fields, expected %d"
+                             % (dat, len(p), 2 + self.n_analog + self.n_digital))
+        for ch in self._used:
+            tok = p[2 + ch[1]].strip()
+            try:
+                float(tok or "0")
+            except ValueError:
+                raise ValueError("comtrade dat %s: record 1: %r is not a number" % (dat, tok))
 
     # ------------------------------------------------------------------ data
     def t(self):

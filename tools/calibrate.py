@@ -19,16 +19,22 @@ Output (stdout, JSON): {"version", "utc_ms", "fixture", "coeffs": {channel:
 after calibration}, "stored", "calstore": {...as read back from the store}}.
 The set is stored through firmware/calstore.CalStore (RAM-backed FRAM image
 here; on the board the same call writes FRAM).
+
+`--out FILE` writes the same JSON; `tools.meter FIXTURE --cal FILE` applies it.
+Arguments and files are checked before the routine runs: a problem is one line
+on stderr naming the file or option, and exit status 2.
 """
-import argparse
 import json
 import os
 import sys
 import tempfile
+from argparse import RawDescriptionHelpFormatter
 
 import numpy as np
 
-from tools.mp import ROOT, mp_cmd, mp_env
+from tools.mp import ROOT, ArgParser, InputError, die, mp_cmd, mp_env, mp_path, relay
+
+PROG = "tools.calibrate"
 
 FS = 8000
 
@@ -64,34 +70,81 @@ def make_fixture(path_base, seconds):
 
 
 def run(fixture, reference, *, windows=10, fixture_id="sim-rig", inject=None, dc=False, heap="32M"):
-    """Run the routine; returns the calibration report dict (see module doc)."""
+    """Run the routine; returns the calibration report dict (see module doc).
+    inject: a dict, or the path of a JSON file (checked and named by the
+    MicroPython side). A refused input or a failed run: SystemExit(status),
+    its reason already on stderr."""
+    import subprocess
     with tempfile.TemporaryDirectory() as d:
         spec = os.path.join(d, "cal.json")
         with open(spec, "w") as f:
             json.dump({"reference": reference, "windows": windows, "fixture": fixture_id,
                        "calstore": True}, f)
-        args = ["-m", "sim.meter_run", fixture, "--kind", "none", "--calibrate", "@" + spec]
-        if inject:
-            inj = os.path.join(d, "inject.json")
-            with open(inj, "w") as f:
-                json.dump(inject, f)
-            args += ["--inject", "@" + inj]
+        args = ["-m", "sim.meter_run", mp_path(fixture, "fixture"), "--kind", "none", "--calibrate", "@" + spec]
+        if inject is not None:
+            if isinstance(inject, (str, os.PathLike)):
+                args += ["--inject", mp_path(inject, "--inject")]
+            else:
+                inj = os.path.join(d, "inject.json")
+                with open(inj, "w") as f:
+                    json.dump(inject, f)
+                args += ["--inject", "@" + inj]
         if dc:
             args.append("--dc")
-        import subprocess
         r = subprocess.run(mp_cmd(*args, heap=heap), cwd=ROOT, env=mp_env(), capture_output=True,
                            text=True, timeout=600)
+        relay(PROG, r.stderr.splitlines(True))
         if r.returncode:
-            raise SystemExit("tools.calibrate: micropython failed:\n" + r.stdout[-3000:] + r.stderr[-3000:])
+            if "Traceback" in r.stderr:
+                sys.stderr.write("%s: micropython failed (above)\n" % PROG)
+            raise SystemExit(r.returncode)
         for line in r.stdout.splitlines():
             if line.startswith("{") and '"calibration"' in line:
                 return json.loads(line)["calibration"]
-    raise SystemExit("tools.calibrate: the routine did not finish (fixture too short for %d windows x 3 stages)"
-                     % windows)
+    raise SystemExit(die(PROG, "%s: the routine did not finish: the fixture is too short for %d windows x 3 stages"
+                         % (fixture, windows)))
+
+
+def read_json(path, what):
+    """A JSON file, or InputError naming it (and the line and column)."""
+    if not os.path.exists(path):
+        raise InputError("%s %s: no such file" % (what, path))
+    if os.path.isdir(path):
+        raise InputError("%s %s: is a directory" % (what, path))
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except UnicodeDecodeError:
+        raise InputError("%s %s: not a text file" % (what, path))
+    except json.JSONDecodeError as e:
+        raise InputError("%s %s: invalid JSON: line %d column %d: %s" % (what, path, e.lineno, e.colno, e.msg))
+
+
+def check_reference(ref, name, board="sim24"):
+    """{board channel: V | [A rms, lag_deg]} (DC: a level; "_zero": N windows)."""
+    import importlib
+    desc = importlib.import_module("boardconfig." + board)
+    if not isinstance(ref, dict) or not ref:
+        raise InputError("%s: must be a non-empty object {channel: V | [A rms, lag_deg]}" % name)
+    for ch, v in ref.items():
+        if ch == "_zero":
+            if type(v) is not int or v < 0:
+                raise InputError("%s: _zero: must be an integer >= 0 (windows of zero input)" % name)
+            continue
+        if ch not in desc.CHANNELS:
+            raise InputError("%s: %s is not a channel of board %s (L1-V, O7-I, ...: docs/fixtures.md)"
+                             % (name, ch, board))
+        isnum = type(v) in (int, float)
+        pair = type(v) is list and len(v) == 2 and all(type(x) in (int, float) for x in v)
+        if not (isnum or pair):
+            raise InputError("%s: %s: must be a number (V rms; DC: the level) or [A rms, lag_deg], got %s"
+                             % (name, ch, json.dumps(v)))
+        if (v if isnum else v[0]) == 0:
+            raise InputError("%s: %s: the reference level must not be 0" % (name, ch))
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgParser(prog=PROG, description=__doc__, formatter_class=RawDescriptionHelpFormatter)
     ap.add_argument("--fixture")
     ap.add_argument("--reference")
     ap.add_argument("--inject")
@@ -101,20 +154,46 @@ def main(argv=None):
     ap.add_argument("--out")
     a = ap.parse_args(argv)
     ref = standard_reference()
-    if a.reference:
-        with open(a.reference) as f:
-            ref = json.load(f)
-    inject = None
-    if a.inject:
-        with open(a.inject) as f:
-            inject = json.load(f)
+    try:
+        if not 1 <= a.windows <= 1000:
+            raise InputError("--windows: %d not in 1..1000" % a.windows)
+        if len(a.fixture_id.encode()) > 16 or "," in a.fixture_id:
+            raise InputError("--fixture-id: %r: at most 16 bytes (it is stored in FRAM)" % a.fixture_id)
+        if a.fixture is not None:
+            if a.fixture.lower().endswith(".dat"):
+                raise InputError("--fixture %s: this is the data file; give the .cfg" % a.fixture)
+            if not os.path.isfile(a.fixture):
+                raise InputError("--fixture %s: no such file" % a.fixture)
+        if a.reference:
+            ref = read_json(a.reference, "--reference")
+            check_reference(ref, "--reference %s" % a.reference)
+        if a.inject:
+            read_json(a.inject, "--inject")      # syntax here; meaning checked against the board's twins
+        if a.out:
+            d = os.path.dirname(os.path.abspath(a.out))
+            if os.path.isdir(a.out):
+                raise InputError("--out %s: is a directory" % a.out)
+            if not os.path.isdir(d):
+                raise InputError("--out %s: no such directory %s" % (a.out, d))
+            if not os.access(d, os.W_OK):
+                raise InputError("--out %s: directory not writable" % a.out)
+    except InputError as e:
+        return die(PROG, str(e))
     tmp = None
     fixture = a.fixture
-    if fixture is None:
-        tmp = tempfile.mkdtemp()
-        # 3 stages x (2 settle + N windows) x 0.2 s, the first 2 crossings, margin
-        fixture = make_fixture(os.path.join(tmp, "reference"), 3 * (a.windows + 2) * 0.2 + 1.0)
-    rep = run(fixture, ref, windows=a.windows, fixture_id=a.fixture_id, inject=inject, dc=a.dc)
+    try:
+        if fixture is None:
+            tmp = tempfile.mkdtemp()
+            # 3 stages x (2 settle + N windows) x 0.2 s, the first 2 crossings, margin
+            fixture = make_fixture(os.path.join(tmp, "reference"), 3 * (a.windows + 2) * 0.2 + 1.0)
+        try:
+            rep = run(fixture, ref, windows=a.windows, fixture_id=a.fixture_id, inject=a.inject, dc=a.dc)
+        except InputError as e:
+            return die(PROG, str(e))
+    finally:
+        if tmp is not None:
+            import shutil
+            shutil.rmtree(tmp, ignore_errors=True)
     text = json.dumps(rep, indent=1, sort_keys=True)
     if a.out:
         with open(a.out, "w") as f:
