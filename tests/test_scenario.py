@@ -56,3 +56,16 @@ def test_bad_scenario_is_refused_clearly(tmp_path):
     p = subprocess.run([sys.executable, "-m", "tools.scenario", str(tmp_path / "missing.json")], cwd=ROOT,
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "no such scenario file" in p.stderr
+
+
+def test_readme_example_is_the_real_weld_scenario():
+    text = (ROOT / "README.md").read_text()
+    i = text.index("(`scenarios/weld.json`):")
+    block = text[text.index("```json\n", i) + 8:]
+    block = block[:block.index("```")]
+    assert json.loads(block) == json.loads((ROOT / "scenarios" / "weld.json").read_text())
+    # and what `make run` plays is what the README says it plays
+    from tools import run
+    assert "`make run` plays `scenarios/demo.json`" in text.replace("\n", " ")
+    import inspect
+    assert 'ROOT / "scenarios" / "demo.json"' in inspect.getsource(run.main)
