@@ -377,3 +377,15 @@ def test_calibrate_bad_arguments(fixtures, tmp_path, args, needles):
            "DAT": fixtures["good"][:-4] + ".dat"}
     p = tool("tools.calibrate", *[sub.get(a, a) for a in args], timeout=120)
     refused(p, "tools.calibrate: error:", *needles)
+
+
+def test_comtrade_info_refuses_in_one_line(fixtures, tmp_path):
+    refused(tool("tools.comtrade", "info", tmp_path / "nope.cfg"), "nope.cfg", "No such file")
+    dat = fixtures["good"][:-4] + ".dat"
+    refused(tool("tools.comtrade", "info", dat), dat, "data file")
+    (tmp_path / "short.cfg").write_text((fixtures["dir"] / "good.cfg").read_text())
+    (tmp_path / "short.dat").write_bytes((fixtures["dir"] / "good.dat").read_bytes()[:1000])
+    refused(tool("tools.comtrade", "info", tmp_path / "short.cfg"), "short.cfg", "cfg says")
+    refused(tool("tools.comtrade"), "usage")
+    p = tool("tools.comtrade", "info", fixtures["good"])
+    assert p.returncode == 0 and "9600 samples" in p.stdout, p.stderr

@@ -310,7 +310,21 @@ def read(path, raw=False):
 
 def main(argv):
     if len(argv) == 2 and argv[0] == "info":
-        meta, data = read(argv[1])
+        path = argv[1]
+        if path.lower().endswith(".dat"):
+            print("tools.comtrade: error: %s: this is the data file; give the .cfg" % path, file=sys.stderr)
+            return 2
+        try:
+            meta, data = read(path)
+        except OSError as e:
+            print("tools.comtrade: error: %s: %s" % (e.filename or path, e.strerror or e), file=sys.stderr)
+            return 2
+        except UnicodeDecodeError:
+            print("tools.comtrade: error: %s: not a text file (a .cfg is text)" % path, file=sys.stderr)
+            return 2
+        except ValueError as e:
+            print("tools.comtrade: error: %s: %s" % (path, e), file=sys.stderr)
+            return 2
         print("%s / %s rev %d, %s, %d samples at %s Hz, start %s"
               % (meta["station"], meta["rec_dev_id"], meta["rev_year"], meta["ft"],
                  meta["samples"], meta["rates"][0][0], meta["start"]))
@@ -319,7 +333,7 @@ def main(argv):
             print("  %-6s %-3s a=%s b=%s rms=%.6g" % (ch["id"], ch["unit"], ch["a_text"], ch["b_text"],
                                                    float(np.sqrt(np.nanmean(v ** 2)))))
         return 0
-    print("usage: python -m tools.comtrade info FILE.cfg", file=sys.stderr)
+    print("tools.comtrade: error: usage: python -m tools.comtrade info FILE.cfg", file=sys.stderr)
     return 2
 
 
