@@ -102,11 +102,45 @@ H_RAW = const(19)       #   current raw code + RAW_BIAS
 H_3 = const(20)         #   reduced x[-3] + BIAS (allpass after 2 samples)
 H_AY = const(21)        #   allpass output y[n-1] + BIAS
 
-BIAS = const(65536)
+
+# stop reasons (S_REASON)
+STOP_NONE = const(0)    # the block is done
+STOP_ZC = const(1)      # a positive-going zero crossing of channel 0 ends the cycle
+STOP_LIMIT = const(2)   # the cycle reached S_LIMIT samples
+
+BIAS = const(65536)           # signed 16-bit state (history, peaks, scratch) is stored + BIAS
 RAW_BIAS = const(0x10000000)  # raw codes are within +/-2^27
+Y_MAX = const(32768)          # the allpass output is clamped to +/-Y_MAX
+DA_BIAS = const(32768)        # CF_DA: the Q15 coefficient is stored + DA_BIAS
+PEAK_EMPTY_MIN = const(0x20000)  # A_MIN of an empty sum: above any sample + BIAS (A_MAX: 0)
+PH_MASK = const(0x3FFFFFFF)   # the reference phase is Q30 of a cycle
 MAX_CH = const(8)
 TAB_BITS = const(8)
 TAB_N = const(256)
+TAB_MASK = const(255)
+TAB_BIAS = const(32768)       # table entries are stored + TAB_BIAS (array 'H')
+TAB_SIN = const(192)          # sin(t) = cos(t - 1/4 turn) = table[(k + 3/4 turn) & MASK]
+PH_IDX = const(22)            # phase >> PH_IDX: table index (30 - TAB_BITS)
+PH_FR = const(7)              # (phase >> PH_FR) & FR_MASK: Q15 fraction between two entries
+FR_MASK = const(0x7FFF)
+
+# cycle_ms output (array 'i', CM_W words per channel)
+CM_MS = const(0)        # mean square (reduced codes^2)
+CM_VI = const(1)        # mean v*x (channels >= 1)
+CM_W = const(2)
+
+# sum_pass terms (array 'i', T_W words per term)
+T_OFF = const(0)        # offset of the channel in a source frame
+T_GAIN = const(1)       # gain, Q12
+T_PRE = const(2)        # right shift before the gain
+T_POST = const(3)       # right shift after it
+T_SIGN = const(4)       # sign bit of the source code (1 << (bits - 1))
+T_W = const(5)
+SP_WRITE = const(0)     # sum_pass modes: write the sum, add it to dst, copy one channel
+SP_ADD = const(1)
+SP_COPY = const(2)
+SUM_BIAS = const(0x10000000)  # partial sums are kept + SUM_BIAS in dst between terms
+CODE24_MAX = const(0x7FFFFF)  # derived codes are clamped to +/-CODE24_MAX
 
 
 def cfg_words(nch):
@@ -118,18 +152,21 @@ def state_words(nch):
 
 
 def make_table():
-    """Q15 cosine table, 256 entries + 1 (wrap), stored + 32768 in array('H')
+    """Q15 cosine table, 256 entries + 1 (wrap), stored + TAB_BIAS in array('H')
     (ptr16 loads zero-extend, so the kernel subtracts the bias)."""
     t = array("H", bytes(2 * (TAB_N + 1)))
     for k in range(TAB_N + 1):
-        t[k] = 32768 + int(round(32767 * math.cos(2 * math.pi * k / TAB_N)))
+        t[k] = TAB_BIAS + int(round(32767 * math.cos(2 * math.pi * k / TAB_N)))
     return t
 
 
 TAB = make_table()
 
 
-SCR_N = const(256)      # samples per kernel call (scratch: v, cos, sin of each)
+SCR_N = const(256)      # samples per kernel call; scratch per sample (+ BIAS):
+SCR_V = const(0)        #   channel 0 (delayed) at SCR_V + k (written scr[k]: 0 + k is not folded)
+SCR_COS = const(256)    #   cos at SCR_COS + k
+SCR_SIN = const(512)    #   sin at SCR_SIN + k
 
 
 def make_scratch():
@@ -139,82 +176,81 @@ def make_scratch():
 SCRATCH = make_scratch()
 
 
+# Register use: the viper emitter keeps a function's first three locals (its
+# first three parameters) in machine registers (x64: rbx, r12, r13; Thumb-2:
+# r4-r6) and every other local in the stack frame. So each pass takes its
+# three hottest locals -- lo, p (the split adds) and y (the reduced,
+# delayed sample) -- as leading parameters; the caller passes 0. This cuts
+# the kernel's instructions by ~7 % against keeping (st, cfg, buf) there.
 @micropython.viper
-def kernel(st: ptr32, cfg: ptr32, buf: ptr32, tab: ptr16, start: int, n: int, scr: ptr32) -> int:
-    # Two passes over the samples [start, stop): pass A runs channel 0 (the
-    # cycle-defining voltage) and the reference, finds where the cycle ends
-    # (stop) and leaves v, cos, sin per sample in the scratch array; pass B
-    # then runs each other channel over the same samples with its state in
-    # local variables (viper keeps locals in registers or the stack: far
-    # cheaper than indexed array accesses). The first locals (st, cfg, buf)
-    # live in registers.
+def _pass_a(lo: int, p: int, y: int, st: ptr32, cfg: ptr32, buf: ptr32, tab: ptr16, start: int, n: int,
+            scr: ptr32) -> int:
+    """Pass A over the samples [start, n): channel 0 (the voltage that times
+    the cycles) and the reference; stops at the cycle's end (S_REASON) and
+    leaves v, cos, sin of every sample in the scratch array. Returns stop."""
     m16 = 0xFFFF
     m32 = (m16 << 16) | m16          # 2^32 - 1 here, -1 (a no-op mask) on a 32-bit MCU
-    m30 = 0x3FFFFFFF
-    if n > start + 256:
-        n = start + 256
-    sbase = int(st)
-    cbase = int(cfg)
-    stride = cfg[0]
-    nch = cfg[1]
-    hyst = cfg[2]
-    minlen = cfg[3]
-    flags = cfg[4]
-    zc = flags & 1
-    phasor = flags & 2
-    rawsum = flags & 4
-    cnt = st[0]
-    ph = st[1]
-    step = st[2]
-    armed = st[3]
-    limit = st[4]
-    pend = st[5]
-    reason = 0
-    # ------------------------------------------------------------ pass A
-    off = cfg[8]
-    shift = cfg[9]
-    rnd = cfg[10]
-    m = cfg[11]
+    m30 = PH_MASK
+    if n > start + SCR_N:
+        n = start + SCR_N
+    stride = cfg[C_STRIDE]
+    hyst = cfg[C_HYST]
+    minlen = cfg[C_MINLEN]
+    flags = cfg[C_FLAGS]
+    zc = flags & F_ZC
+    phasor = flags & F_PHASOR
+    rawsum = flags & F_RAW
+    cnt = st[S_CNT]
+    ph = st[S_PH]
+    step = st[S_STEP]
+    armed = st[S_ARMED]
+    limit = st[S_LIMIT]
+    pend = st[S_PEND]
+    reason = STOP_NONE
+    off = cfg[C_CH + CF_OFF]
+    shift = cfg[C_CH + CF_SHIFT]
+    rnd = cfg[C_CH + CF_ROUND]
+    m = cfg[C_CH + CF_SIGN]
     m2 = m + m - 1
-    clip = cfg[12]
-    mode = cfg[13]
-    ca = cfg[14] - 32768
-    h1 = st[30] - 65536
-    h2 = st[31] - 65536
-    h3 = st[36] - 65536
-    ay = st[37] - 65536
-    y = st[32] - 65536
-    sx = st[16]
-    ncl = st[17]
-    mx = st[18]
-    mn = st[19]
-    xxh = st[20]
-    xxl = st[21]
-    xch = st[24]
-    xcl = st[25]
-    xsh = st[26]
-    xsl = st[27]
-    rwh = st[28]
-    rwl = st[29]
-    sc = st[8]
-    ss = st[9]
-    cch = st[10]
-    ccl = st[11]
-    s2h = st[12]
-    s2l = st[13]
-    csh = st[14]
-    csl = st[15]
+    clip = cfg[C_CH + CF_CLIP]
+    mode = cfg[C_CH + CF_DMODE]
+    ca = cfg[C_CH + CF_DA] - DA_BIAS
+    h1 = st[S_CH + H_1] - BIAS
+    h2 = st[S_CH + H_2] - BIAS
+    h3 = st[S_CH + H_3] - BIAS
+    ay = st[S_CH + H_AY] - BIAS
+    y = st[S_CH + H_Y] - BIAS
+    sx = st[S_CH + A_SX]
+    ncl = st[S_CH + A_CLIP]
+    mx = st[S_CH + A_MAX]
+    mn = st[S_CH + A_MIN]
+    xxh = st[S_CH + A_XX]
+    xxl = st[S_CH + A_XX + 1]
+    xch = st[S_CH + A_XC]
+    xcl = st[S_CH + A_XC + 1]
+    xsh = st[S_CH + A_XS]
+    xsl = st[S_CH + A_XS + 1]
+    rwh = st[S_CH + A_RAW]
+    rwl = st[S_CH + A_RAW + 1]
+    sc = st[S_SC]
+    ss = st[S_SS]
+    cch = st[S_CC]
+    ccl = st[S_CC + 1]
+    s2h = st[S_S2]
+    s2l = st[S_S2 + 1]
+    csh = st[S_CS]
+    csl = st[S_CS + 1]
     i = start
     j = start * stride + off
     while i < n:
         if pend:
             # the crossing sample: reduced and delayed already (slow path below)
-            raw = st[35] - 0x10000000
-            clipped = st[34]
-            y = st[32] - 65536
+            raw = st[S_CH + H_RAW] - RAW_BIAS
+            clipped = st[S_CH + H_CLIPF]
+            y = st[S_CH + H_Y] - BIAS
         else:
             if cnt >= limit:
-                reason = 2
+                reason = STOP_LIMIT
                 break
             raw = ((buf[j] & m2) ^ m) - m
             x = (raw + rnd) >> shift
@@ -236,10 +272,10 @@ def kernel(st: ptr32, cfg: ptr32, buf: ptr32, tab: ptr16, start: int, n: int, sc
                     u = h2
                     up = h3
                 yn = up + ((ca * (u - ay)) >> 15)
-                if yn > 32768:
-                    yn = 32768
-                elif yn < -32768:
-                    yn = -32768
+                if yn > Y_MAX:
+                    yn = Y_MAX
+                elif yn < 0 - Y_MAX:
+                    yn = 0 - Y_MAX
             if zc:
                 if yn < 0 - hyst:
                     armed = 1
@@ -247,7 +283,7 @@ def kernel(st: ptr32, cfg: ptr32, buf: ptr32, tab: ptr16, start: int, n: int, sc
                     if yn >= 0:
                         armed = 0
                         if cnt >= minlen:
-                            reason = 1
+                            reason = STOP_ZC
                             break
             if mode != 0:
                 ay = yn
@@ -256,19 +292,19 @@ def kernel(st: ptr32, cfg: ptr32, buf: ptr32, tab: ptr16, start: int, n: int, sc
             h1 = x
             y = yn
         k = i - start
-        scr[k] = y + 65536             # biased: ptr32 loads zero-extend on 64-bit
+        scr[k] = y + BIAS                     # SCR_V (0) + k; biased: ptr32 loads zero-extend on 64-bit
         cv = 0
         sv = 0
         if phasor:
-            t = ph >> 22
-            fr = (ph >> 7) & 0x7FFF
-            c0 = tab[t] - 32768
-            cv = c0 + (((tab[t + 1] - 32768 - c0) * fr) >> 15)
-            t = (t + 192) & 255
-            s0 = tab[t] - 32768
-            sv = s0 + (((tab[t + 1] - 32768 - s0) * fr) >> 15)
-            scr[256 + k] = cv + 65536
-            scr[512 + k] = sv + 65536
+            t = ph >> PH_IDX
+            fr = (ph >> PH_FR) & FR_MASK
+            c0 = tab[t] - TAB_BIAS
+            cv = c0 + (((tab[t + 1] - TAB_BIAS - c0) * fr) >> 15)
+            t = (t + TAB_SIN) & TAB_MASK
+            s0 = tab[t] - TAB_BIAS
+            sv = s0 + (((tab[t + 1] - TAB_BIAS - s0) * fr) >> 15)
+            scr[SCR_COS + k] = cv + BIAS
+            scr[SCR_SIN + k] = sv + BIAS
             sc += cv
             ss += sv
             p = cv * cv
@@ -301,7 +337,7 @@ def kernel(st: ptr32, cfg: ptr32, buf: ptr32, tab: ptr16, start: int, n: int, sc
             xsl = lo
         sx += y
         ncl += clipped
-        yb = y + 65536
+        yb = y + BIAS
         if yb > mx:
             mx = yb
         if yb < mn:
@@ -323,72 +359,90 @@ def kernel(st: ptr32, cfg: ptr32, buf: ptr32, tab: ptr16, start: int, n: int, sc
         i += 1
         j += stride
     stop = i
-    st[30] = h1 + 65536
-    st[31] = h2 + 65536
-    st[36] = h3 + 65536
-    st[37] = ay + 65536
-    st[32] = y + 65536
-    st[16] = sx
-    st[17] = ncl
-    st[18] = mx
-    st[19] = mn
-    st[20] = xxh
-    st[21] = xxl
-    st[24] = xch
-    st[25] = xcl
-    st[26] = xsh
-    st[27] = xsl
-    st[28] = rwh
-    st[29] = rwl
-    st[8] = sc
-    st[9] = ss
-    st[10] = cch
-    st[11] = ccl
-    st[12] = s2h
-    st[13] = s2l
-    st[14] = csh
-    st[15] = csl
-    # ------------------------------------------------------------ pass B
-    pend0 = st[5]
+    st[S_CH + H_1] = h1 + BIAS
+    st[S_CH + H_2] = h2 + BIAS
+    st[S_CH + H_3] = h3 + BIAS
+    st[S_CH + H_AY] = ay + BIAS
+    st[S_CH + H_Y] = y + BIAS
+    st[S_CH + A_SX] = sx
+    st[S_CH + A_CLIP] = ncl
+    st[S_CH + A_MAX] = mx
+    st[S_CH + A_MIN] = mn
+    st[S_CH + A_XX] = xxh
+    st[S_CH + A_XX + 1] = xxl
+    st[S_CH + A_XC] = xch
+    st[S_CH + A_XC + 1] = xcl
+    st[S_CH + A_XS] = xsh
+    st[S_CH + A_XS + 1] = xsl
+    st[S_CH + A_RAW] = rwh
+    st[S_CH + A_RAW + 1] = rwl
+    st[S_SC] = sc
+    st[S_SS] = ss
+    st[S_CC] = cch
+    st[S_CC + 1] = ccl
+    st[S_S2] = s2h
+    st[S_S2 + 1] = s2l
+    st[S_CS] = csh
+    st[S_CS + 1] = csl
+    st[S_CNT] = cnt
+    st[S_PH] = ph
+    st[S_ARMED] = armed
+    st[S_REASON] = reason
+    return stop
+
+
+@micropython.viper
+def _pass_b(lo: int, p: int, y: int, st: ptr32, cfg: ptr32, buf: ptr32, start: int, stop: int, scr: ptr32):
+    """Pass B over [start, stop): every other channel, its state in locals,
+    v, cos and sin from pass A's scratch."""
+    m16 = 0xFFFF
+    m32 = (m16 << 16) | m16
+    sbase = int(st)
+    cbase = int(cfg)
+    stride = cfg[C_STRIDE]
+    nch = cfg[C_NCH]
+    phasor = cfg[C_FLAGS] & F_PHASOR
+    rawsum = cfg[C_FLAGS] & F_RAW
+    pend0 = st[S_PEND]
     c = 1
     while c < nch:
-        cp = ptr32(cbase + 32 + 32 * c)
-        sp = ptr32(sbase + 64 + 96 * c)
-        off = cp[0]
-        shift = cp[1]
-        rnd = cp[2]
-        m = cp[3]
+        cp = ptr32(cbase + 4 * C_CH + 4 * C_CW * c)
+        sp = ptr32(sbase + 4 * S_CH + 4 * S_W * c)
+        off = cp[CF_OFF]
+        shift = cp[CF_SHIFT]
+        rnd = cp[CF_ROUND]
+        m = cp[CF_SIGN]
         m2 = m + m - 1
-        clip = cp[4]
-        mode = cp[5]
-        ca = cp[6] - 32768
-        h1 = sp[14] - 65536
-        h2 = sp[15] - 65536
-        h3 = sp[20] - 65536
-        ay = sp[21] - 65536
-        y = sp[16] - 65536
-        sx = sp[0]
-        ncl = sp[1]
-        mx = sp[2]
-        mn = sp[3]
-        xxh = sp[4]
-        xxl = sp[5]
-        vih = sp[6]
-        vil = sp[7]
-        xch = sp[8]
-        xcl = sp[9]
-        xsh = sp[10]
-        xsl = sp[11]
-        rwh = sp[12]
-        rwl = sp[13]
+        clip = cp[CF_CLIP]
+        mode = cp[CF_DMODE]
+        ca = cp[CF_DA] - DA_BIAS
+        h1 = sp[H_1] - BIAS
+        h2 = sp[H_2] - BIAS
+        h3 = sp[H_3] - BIAS
+        ay = sp[H_AY] - BIAS
+        y = sp[H_Y] - BIAS
+        sx = sp[A_SX]
+        ncl = sp[A_CLIP]
+        mx = sp[A_MAX]
+        mn = sp[A_MIN]
+        xxh = sp[A_XX]
+        xxl = sp[A_XX + 1]
+        vih = sp[A_VI]
+        vil = sp[A_VI + 1]
+        xch = sp[A_XC]
+        xcl = sp[A_XC + 1]
+        xsh = sp[A_XS]
+        xsl = sp[A_XS + 1]
+        rwh = sp[A_RAW]
+        rwl = sp[A_RAW + 1]
         pend = pend0
         i = start
         j = start * stride + off
         while i < stop:
             if pend:
-                raw = sp[19] - 0x10000000
-                clipped = sp[18]
-                y = sp[16] - 65536
+                raw = sp[H_RAW] - RAW_BIAS
+                clipped = sp[H_CLIPF]
+                y = sp[H_Y] - BIAS
                 pend = 0
             else:
                 raw = ((buf[j] & m2) ^ m) - m
@@ -411,10 +465,10 @@ def kernel(st: ptr32, cfg: ptr32, buf: ptr32, tab: ptr16, start: int, n: int, sc
                         u = h2
                         up = h3
                     y = up + ((ca * (u - ay)) >> 15)
-                    if y > 32768:
-                        y = 32768
-                    elif y < -32768:
-                        y = -32768
+                    if y > Y_MAX:
+                        y = Y_MAX
+                    elif y < 0 - Y_MAX:
+                        y = 0 - Y_MAX
                     ay = y
                     h3 = h2
                     h2 = h1
@@ -422,7 +476,7 @@ def kernel(st: ptr32, cfg: ptr32, buf: ptr32, tab: ptr16, start: int, n: int, sc
             k = i - start
             sx += y
             ncl += clipped
-            yb = y + 65536
+            yb = y + BIAS
             if yb > mx:
                 mx = yb
             if yb < mn:
@@ -432,20 +486,20 @@ def kernel(st: ptr32, cfg: ptr32, buf: ptr32, tab: ptr16, start: int, n: int, sc
             if uint(lo) < uint(xxl):
                 xxh += 1
             xxl = lo
-            p = y * (scr[k] - 65536)
+            p = y * (scr[k] - BIAS)           # SCR_V (0) + k
             lo = (vil + p) & m32
             vih += p >> 31
             if uint(lo) < uint(vil):
                 vih += 1
             vil = lo
             if phasor:
-                p = y * (scr[256 + k] - 65536)
+                p = y * (scr[SCR_COS + k] - BIAS)
                 lo = (xcl + p) & m32
                 xch += p >> 31
                 if uint(lo) < uint(xcl):
                     xch += 1
                 xcl = lo
-                p = y * (scr[512 + k] - 65536)
+                p = y * (scr[SCR_SIN + k] - BIAS)
                 lo = (xsl + p) & m32
                 xsh += p >> 31
                 if uint(lo) < uint(xsl):
@@ -459,79 +513,94 @@ def kernel(st: ptr32, cfg: ptr32, buf: ptr32, tab: ptr16, start: int, n: int, sc
                 rwl = lo
             i += 1
             j += stride
-        sp[14] = h1 + 65536
-        sp[15] = h2 + 65536
-        sp[20] = h3 + 65536
-        sp[21] = ay + 65536
-        sp[16] = y + 65536
-        sp[0] = sx
-        sp[1] = ncl
-        sp[2] = mx
-        sp[3] = mn
-        sp[4] = xxh
-        sp[5] = xxl
-        sp[6] = vih
-        sp[7] = vil
-        sp[8] = xch
-        sp[9] = xcl
-        sp[10] = xsh
-        sp[11] = xsl
-        sp[12] = rwh
-        sp[13] = rwl
+        sp[H_1] = h1 + BIAS
+        sp[H_2] = h2 + BIAS
+        sp[H_3] = h3 + BIAS
+        sp[H_AY] = ay + BIAS
+        sp[H_Y] = y + BIAS
+        sp[A_SX] = sx
+        sp[A_CLIP] = ncl
+        sp[A_MAX] = mx
+        sp[A_MIN] = mn
+        sp[A_XX] = xxh
+        sp[A_XX + 1] = xxl
+        sp[A_VI] = vih
+        sp[A_VI + 1] = vil
+        sp[A_XC] = xch
+        sp[A_XC + 1] = xcl
+        sp[A_XS] = xsh
+        sp[A_XS + 1] = xsl
+        sp[A_RAW] = rwh
+        sp[A_RAW + 1] = rwl
         c += 1
-    # ------------------------------------------------------------ the stop
-    if reason == 1:
-        # Crossing at sample `stop`: reduce/delay every channel of that sample
-        # once, keep y[stop-1] (H_YP) and y[stop] (H_Y) for the interpolation;
-        # the next call accumulates it (pend) without reducing it again.
-        base = stop * stride
-        c = 0
-        while c < nch:
-            cp = ptr32(cbase + 32 + 32 * c)
-            sp = ptr32(sbase + 64 + 96 * c)
-            m = cp[3]
-            raw = ((buf[base + cp[0]] & (m + m - 1)) ^ m) - m
-            a = raw
-            if a < 0:
-                a = 0 - a
-            sp[18] = 1 if a >= cp[4] else 0
-            sp[19] = raw + 0x10000000
-            x = (raw + cp[2]) >> cp[1]
-            h1 = sp[14] - 65536
-            h2 = sp[15] - 65536
-            mode = cp[5]
-            if mode == 0:
-                y = x
+
+
+@micropython.viper
+def _at_crossing(st: ptr32, cfg: ptr32, buf: ptr32, stop: int):
+    """Crossing at sample `stop`: reduce/delay every channel of that sample
+    once, keep y[stop-1] (H_YP) and y[stop] (H_Y) for the interpolation;
+    the next call accumulates it (S_PEND) without reducing it again."""
+    sbase = int(st)
+    cbase = int(cfg)
+    stride = cfg[C_STRIDE]
+    nch = cfg[C_NCH]
+    base = stop * stride
+    c = 0
+    while c < nch:
+        cp = ptr32(cbase + 4 * C_CH + 4 * C_CW * c)
+        sp = ptr32(sbase + 4 * S_CH + 4 * S_W * c)
+        m = cp[CF_SIGN]
+        raw = ((buf[base + cp[CF_OFF]] & (m + m - 1)) ^ m) - m
+        a = raw
+        if a < 0:
+            a = 0 - a
+        sp[H_CLIPF] = 1 if a >= cp[CF_CLIP] else 0
+        sp[H_RAW] = raw + RAW_BIAS
+        x = (raw + cp[CF_ROUND]) >> cp[CF_SHIFT]
+        h1 = sp[H_1] - BIAS
+        h2 = sp[H_2] - BIAS
+        mode = cp[CF_DMODE]
+        if mode == 0:
+            y = x
+        else:
+            if mode == 1:
+                u = x
+                up = h1
+            elif mode == 2:
+                u = h1
+                up = h2
             else:
-                if mode == 1:
-                    u = x
-                    up = h1
-                elif mode == 2:
-                    u = h1
-                    up = h2
-                else:
-                    u = h2
-                    up = sp[20] - 65536
-                y = up + (((cp[6] - 32768) * (u - sp[21] + 65536)) >> 15)
-                if y > 32768:
-                    y = 32768
-                elif y < -32768:
-                    y = -32768
-                sp[21] = y + 65536
-                sp[20] = h2 + 65536
-                sp[15] = h1 + 65536
-            sp[14] = x + 65536
-            sp[17] = sp[16]
-            sp[16] = y + 65536
-            c += 1
-        pend = 1
+                u = h2
+                up = sp[H_3] - BIAS
+            y = up + (((cp[CF_DA] - DA_BIAS) * (u - sp[H_AY] + BIAS)) >> 15)
+            if y > Y_MAX:
+                y = Y_MAX
+            elif y < 0 - Y_MAX:
+                y = 0 - Y_MAX
+            sp[H_AY] = y + BIAS
+            sp[H_3] = h2 + BIAS
+            sp[H_2] = h1 + BIAS
+        sp[H_1] = x + BIAS
+        sp[H_YP] = sp[H_Y]
+        sp[H_Y] = y + BIAS
+        c += 1
+    st[S_PEND] = 1
+
+
+@micropython.viper
+def kernel(st, cfg, buf, tab, start: int, n: int, scr) -> int:
+    """One unit over the samples [start, n) of buf (at most SCR_N): pass A
+    (channel 0 and the reference) finds where the cycle ends, pass B runs the
+    other channels up to there, and at a crossing every channel's crossing
+    sample is reduced once more. Returns the stop index; S_REASON says why.
+    st, cfg (array 'i'), buf (array 'i' frames), tab (TAB), scr (SCRATCH)."""
+    stop = int(_pass_a(0, 0, 0, st, cfg, buf, tab, start, n, scr))
+    _pass_b(0, 0, 0, st, cfg, buf, start, stop, scr)
+    s = ptr32(st)
+    if s[S_REASON] == STOP_ZC:
+        _at_crossing(st, cfg, buf, stop)
     else:
-        pend = 0
-    st[0] = cnt
-    st[1] = ph
-    st[3] = armed
-    st[5] = pend
-    st[6] = reason
+        s[S_PEND] = 0
     return stop
 
 
@@ -541,10 +610,10 @@ def acc_add(dst: ptr32, src: ptr32, nch: int):
     plain words add, peaks combine, (hi, lo) pairs add with carry."""
     m16 = 0xFFFF
     m32 = (m16 << 16) | m16
-    dst[8] = dst[8] + src[8]
-    dst[9] = dst[9] + src[9]
-    k = 10
-    while k < 16:
+    dst[S_SC] = dst[S_SC] + src[S_SC]
+    dst[S_SS] = dst[S_SS] + src[S_SS]
+    k = S_CC
+    while k < S_CH:
         lo = dst[k + 1]
         lo2 = (lo + src[k + 1]) & m32
         hi = dst[k] + src[k]
@@ -555,15 +624,15 @@ def acc_add(dst: ptr32, src: ptr32, nch: int):
         k += 2
     c = 0
     while c < nch:
-        s = 16 + 24 * c
-        dst[s] = dst[s] + src[s]
-        dst[s + 1] = dst[s + 1] + src[s + 1]
-        if src[s + 2] > dst[s + 2]:
-            dst[s + 2] = src[s + 2]
-        if src[s + 3] < dst[s + 3]:
-            dst[s + 3] = src[s + 3]
-        k = s + 4
-        while k < s + 14:
+        s = S_CH + S_W * c
+        dst[s + A_SX] = dst[s + A_SX] + src[s + A_SX]
+        dst[s + A_CLIP] = dst[s + A_CLIP] + src[s + A_CLIP]
+        if src[s + A_MAX] > dst[s + A_MAX]:
+            dst[s + A_MAX] = src[s + A_MAX]
+        if src[s + A_MIN] < dst[s + A_MIN]:
+            dst[s + A_MIN] = src[s + A_MIN]
+        k = s + A_XX
+        while k < s + A_N:
             lo = dst[k + 1]
             lo2 = (lo + src[k + 1]) & m32
             hi = dst[k] + src[k]
@@ -578,19 +647,19 @@ def acc_add(dst: ptr32, src: ptr32, nch: int):
 @micropython.viper
 def acc_reset(st: ptr32, nch: int):
     """Zero the sum words of a unit; peaks to their empty values."""
-    k = 8
-    while k < 16:
+    k = S_SC
+    while k < S_CH:
         st[k] = 0
         k += 1
     c = 0
     while c < nch:
-        s = 16 + 24 * c
+        s = S_CH + S_W * c
         k = s
-        while k < s + 14:
+        while k < s + A_N:
             st[k] = 0
             k += 1
-        st[s + 2] = 0                  # max + BIAS: below any sample
-        st[s + 3] = 0x20000            # min + BIAS: above any sample
+        st[s + A_MAX] = 0                  # max + BIAS: below any sample
+        st[s + A_MIN] = PEAK_EMPTY_MIN     # min + BIAS: above any sample
         c += 1
 
 
@@ -598,18 +667,19 @@ def acc_reset(st: ptr32, nch: int):
 def sum_pass(src: ptr32, n: int, sstride: int, terms: ptr32, nterms: int, dst: ptr32,
              dstride: int, doff: int, mode: int):
     """Sample-wise weighted sum of channels into dst[i*dstride + doff].
-    terms: [src offset, gain Q12, pre shift, post shift, sign bit] per term;
-    out = sum(((x >> pre) * gain) >> post). mode 0 writes, 1 adds; both clamp
-    the result to +/-(2^23 - 1) (24-bit full scale: an overrange sum reads as
-    clipped). |x >> pre| < 2^18 and gain < 2^13 keep each product < 2^31.
-    mode 2 copies one channel (terms[0] offset) unchanged.
+    terms: T_W words per term (T_OFF source offset, T_GAIN gain Q12, T_PRE
+    pre shift, T_POST post shift, T_SIGN sign bit); out = sum(((x >> pre) *
+    gain) >> post). SP_WRITE writes, SP_ADD adds; both clamp the result to
+    +/-CODE24_MAX (24-bit full scale: an overrange sum reads as clipped).
+    |x >> pre| < 2^18 and gain < 2^13 keep each product < 2^31.
+    SP_COPY copies one channel (the first term's T_OFF) unchanged.
     Term-major (one pass per term, its parameters in locals); sums are kept
-    biased by 2^28 in dst between passes (ptr32 loads zero-extend on the
+    biased by SUM_BIAS in dst between passes (ptr32 loads zero-extend on the
     64-bit port), unbiased and clamped by the last pass."""
-    lim = 0x7FFFFF
-    if mode == 2:
+    lim = CODE24_MAX
+    if mode == SP_COPY:
         i = 0
-        j = terms[0]
+        j = terms[T_OFF]
         o = doff
         while i < n:
             dst[o] = src[j]
@@ -619,15 +689,15 @@ def sum_pass(src: ptr32, n: int, sstride: int, terms: ptr32, nterms: int, dst: p
         return
     t = 0
     while t < nterms:
-        q = 5 * t
-        off = terms[q]
-        g = terms[q + 1]
-        pre = terms[q + 2]
-        post = terms[q + 3]
-        m = terms[q + 4]
+        q = T_W * t
+        off = terms[q + T_OFF]
+        g = terms[q + T_GAIN]
+        pre = terms[q + T_PRE]
+        post = terms[q + T_POST]
+        m = terms[q + T_SIGN]
         m2 = m + m - 1
-        first = 1 if (t == 0 and mode == 0) else 0
-        unbias = 0x10000000 if (t == 0 and mode == 1) else 0
+        first = 1 if (t == 0 and mode == SP_WRITE) else 0
+        unbias = SUM_BIAS if (t == 0 and mode == SP_ADD) else 0
         last = 1 if t == nterms - 1 else 0
         i = 0
         j = off
@@ -638,10 +708,10 @@ def sum_pass(src: ptr32, n: int, sstride: int, terms: ptr32, nterms: int, dst: p
             if first:
                 acc = v
             elif unbias:
-                # mode 1: dst holds a finished (clamped, 24-bit) earlier sum
+                # SP_ADD: dst holds a finished (clamped, 24-bit) earlier sum
                 acc = (((dst[o] & 0xFFFFFF) ^ 0x800000) - 0x800000) + v
             else:
-                acc = dst[o] - 0x10000000 + v
+                acc = dst[o] - SUM_BIAS + v
             if last:
                 if acc > lim:
                     acc = lim
@@ -649,7 +719,7 @@ def sum_pass(src: ptr32, n: int, sstride: int, terms: ptr32, nterms: int, dst: p
                     acc = 0 - lim
                 dst[o] = acc
             else:
-                dst[o] = acc + 0x10000000
+                dst[o] = acc + SUM_BIAS
             j += sstride
             o += dstride
             i += 1
@@ -658,26 +728,28 @@ def sum_pass(src: ptr32, n: int, sstride: int, terms: ptr32, nterms: int, dst: p
 
 @micropython.viper
 def cycle_ms(st: ptr32, nch: int, cnt: int, out: ptr32):
-    """Per-cycle integer figures for protection, no floats: out[2c] = floor(sum
-    x^2 / cnt) (mean square, reduced codes^2) and, for c >= 1, out[2c + 1] =
-    sum v*x / cnt truncated (mean instantaneous power, codes^2). Exact long
-    division of the 64-bit sums by 16-bit digits (every step < 2^31)."""
+    """Per-cycle integer figures for protection, no floats: out[CM_W*c + CM_MS]
+    = floor(sum x^2 / cnt) (mean square, reduced codes^2) and, for c >= 1,
+    out[CM_W*c + CM_VI] = sum v*x / cnt truncated (mean instantaneous power,
+    codes^2). Exact long division of the 64-bit sums by 16-bit digits (every
+    step < 2^31)."""
     if cnt <= 0:
         return
     m16 = 0xFFFF
     m32 = (m16 << 16) | m16
     c = 0
     while c < nch:
-        s = 16 + 24 * c
+        s = S_CH + S_W * c
         k = 0
-        while k < 2:
-            if k == 1 and c == 0:
-                out[1] = 0
+        while k < CM_W:
+            if k == CM_VI and c == 0:
+                out[CM_VI] = 0
                 break
-            hi = st[s + 4 + 2 * k]
-            lo = st[s + 5 + 2 * k]
+            w = s + A_XX if k == CM_MS else s + A_VI
+            hi = st[w]
+            lo = st[w + 1]
             neg = 0
-            if k == 1:
+            if k == CM_VI:
                 # sign of the 64-bit value is bit 31 of hi
                 if (hi >> 31) & 1:
                     neg = 1
@@ -694,6 +766,6 @@ def cycle_ms(st: ptr32, nch: int, cnt: int, out: ptr32):
             q = (q2 << 16) | q1
             if neg:
                 q = 0 - q
-            out[2 * c + k] = q
+            out[CM_W * c + k] = q
             k += 1
         c += 1
