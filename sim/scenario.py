@@ -148,10 +148,7 @@ def _to_json(v):
 
 
 def _outlets_text(desc):
-    ks = sorted(desc.OUTLETS)
-    if ks and ks == list(range(ks[0], ks[-1] + 1)):
-        return "%d..%d" % (ks[0], ks[-1])
-    return ", ".join(str(k) for k in ks)
+    return _list_text(sorted(desc.OUTLETS))
 
 
 def outlet(v, ctx):
