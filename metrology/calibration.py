@@ -45,6 +45,25 @@ def crc16(data):
     return crc16_ccitt(b, 0, len(b))
 
 
+class _Target:
+    """A referenced channel: its unit, channel index and board name, and what a
+    stage has summed over its windows (rms, mean, the fundamental relative to
+    the unit's voltage phasor, frequency)."""
+
+    def __init__(self, unit, c, name):
+        self.unit = unit
+        self.c = c
+        self.name = name
+        self.clear()
+
+    def clear(self):
+        self.rms = 0.0
+        self.mean = 0.0
+        self.re = 0.0           # I * conj(V) / |V|: its angle is the current's lead
+        self.im = 0.0
+        self.f_hz = 0.0
+
+
 class Calibrator:
     def __init__(self, metro, reference, *, fixture="", windows=10, settle=2, calstore=None, dc=None,
                  who="factory"):
@@ -62,19 +81,18 @@ class Calibrator:
         self.result = None
         self.version = 0
         self.residual = {}
-        # (unit, channel index, board name) for every referenced channel
-        self.targets = []
+        self.targets = []              # _Target per referenced channel
         self.units = []
         for u in metro.units:
             used = False
             for c in range(u.nch):
                 nm = u.names[c]            # None for derived channels (branch sums, copies)
                 if nm is not None and nm in self.ref:
-                    self.targets.append((u, c, nm))
+                    self.targets.append(_Target(u, c, nm))
                     used = True
             if used:
                 self.units.append(u)
-        missing = [nm for nm in self.ref if nm not in [t[2] for t in self.targets]]
+        missing = [nm for nm in self.ref if nm not in [t.name for t in self.targets]]
         if missing:
             raise ValueError("calibration: no such channel measured: %s" % ",".join(missing))
 
@@ -92,7 +110,8 @@ class Calibrator:
 
     def _apply(self, with_offsets, with_phases, with_gains):
         coeffs = {}
-        for u, c, nm in self.targets:
+        for t in self.targets:
+            nm = t.name
             coeffs[nm] = (self.gain.get(nm, 1.0) if with_gains else 1.0,
                           self.offs.get(nm, 0.0) if with_offsets else 0.0,
                           self.phase.get(nm, 0.0) if with_phases else 0.0)
@@ -104,7 +123,8 @@ class Calibrator:
 
     def _stage(self, k):
         self.stage = k
-        self.acc = {}
+        for t in self.targets:
+            t.clear()
         self.count = {}
         for u in self.units:
             self.count[u] = -self.settle
@@ -132,23 +152,18 @@ class Calibrator:
         vre = res[CY.R_RE]
         vim = res[CY.R_IM]
         vmag = math.sqrt(vre * vre + vim * vim)
-        for uu, c, nm in self.targets:
-            if uu is not u:
+        for t in self.targets:
+            if t.unit is not u:
                 continue
-            o = RN * c
-            a = self.acc.get(nm)
-            if a is None:
-                a = [0.0, 0.0, 0.0, 0.0, 0.0]
-                self.acc[nm] = a
-            a[0] += res[o + CY.R_RMS]
-            a[1] += res[o + CY.R_MEAN]
-            if c and vmag > 0:
+            o = RN * t.c
+            t.rms += res[o + CY.R_RMS]
+            t.mean += res[o + CY.R_MEAN]
+            if t.c and vmag > 0:
                 ire = res[o + CY.R_RE]
                 iim = res[o + CY.R_IM]
-                # I * conj(V) / |V|: its angle is the current's lead
-                a[2] += (ire * vre + iim * vim) / vmag
-                a[3] += (iim * vre - ire * vim) / vmag
-            a[4] += u.w_f_hz
+                t.re += (ire * vre + iim * vim) / vmag
+                t.im += (iim * vre - ire * vim) / vmag
+            t.f_hz += u.w_f_hz
         if all(self.count[x] >= self._need() for x in self.units):
             self._finish_stage()
 
@@ -157,17 +172,17 @@ class Calibrator:
         m = self.metro
         f_nom = m.f_nom
         if self.stage == 1:
-            for u, c, nm in self.targets:
-                a = self.acc[nm]
+            for t in self.targets:
+                nm = t.name
                 # identity: R_MEAN = mean raw code * units per raw code
-                mean_raw = a[1] / n / u.upc(c)
+                mean_raw = t.mean / n / t.unit.upc(t.c)
                 if self.dc:
                     self.offs[nm] = mean_raw if self.zero_windows else 0.0
                 else:
                     self.offs[nm] = mean_raw
-                    if c:
-                        f = a[4] / n
-                        lead = math.atan2(a[3], a[2])
+                    if t.c:
+                        f = t.f_hz / n
+                        lead = math.atan2(t.im, t.re)
                         ref = self.ref[nm]
                         lag_ref = math.radians(ref[1]) if type(ref) in (list, tuple) else 0.0
                         err = -lead - lag_ref            # measured lag - reference lag (rad at f)
@@ -180,27 +195,28 @@ class Calibrator:
                         self.phase[nm] = math.degrees(err) * f_nom / f
             self._stage(2)
         elif self.stage == 2:
-            for u, c, nm in self.targets:
-                a = self.acc[nm]
-                ref = self.ref[nm]
-                rv = float(ref[0]) if type(ref) in (list, tuple) else float(ref)
-                meas = (a[1] if self.dc else a[0]) / n
-                self.gain[nm] = rv / meas if meas else 1.0
+            for t in self.targets:
+                rv, meas = self._level(t, n)
+                self.gain[t.name] = rv / meas if meas else 1.0
             self._stage(3)
         else:
-            for u, c, nm in self.targets:
-                a = self.acc[nm]
-                ref = self.ref[nm]
-                rv = float(ref[0]) if type(ref) in (list, tuple) else float(ref)
-                meas = (a[1] if self.dc else a[0]) / n
-                self.residual[nm] = (meas - rv) / rv if rv else 0.0
+            for t in self.targets:
+                rv, meas = self._level(t, n)
+                self.residual[t.name] = (meas - rv) / rv if rv else 0.0
             self._store()
+
+    def _level(self, t, n):
+        # the reference level of a target and the stage's mean measurement of
+        # it: rms (AC) or offset-corrected mean (DC)
+        ref = self.ref[t.name]
+        rv = float(ref[0]) if type(ref) in (list, tuple) else float(ref)
+        return rv, (t.mean if self.dc else t.rms) / n
 
     def _store(self):
         coeffs = self._apply(True, True, True)
         cal_only = {}
-        for u, c, nm in self.targets:
-            cal_only[nm] = coeffs[nm]
+        for t in self.targets:
+            cal_only[t.name] = coeffs[t.name]
         for nm, v in self.saved.items():
             if nm not in cal_only:
                 cal_only[nm] = v

@@ -1,9 +1,9 @@
 # Cycle maths: the kernel's integer sums -> physical quantities (floats).
 #
-# Used per cycle (quick rms/power for protection) and per window (10/12-cycle
-# and 1 s: everything). All quantities are homogeneous in the raw codes, so
-# calibration gains are multipliers on the results (k = units per reduced LSB,
-# gain included) and phase calibration lives in the kernel (sub-sample delays).
+# Used per window (10/12-cycle and 1 s: everything). All quantities are
+# homogeneous in the raw codes, so calibration gains are multipliers on the
+# results (k = units per reduced LSB, gain included) and phase calibration
+# lives in the kernel (sub-sample delays).
 #
 # Exact-cycle integration. The kernel sums samples j_a .. j_b-1 between two
 # positive zero crossings at t_a = j_a - 1 + f_a and t_b = j_b - 1 + f_b (f in
@@ -34,7 +34,7 @@ REF = 32767.0          # Q15 amplitude of the reference
 REF_RMS = REF * SQRT_HALF
 REF2_HALF = REF * REF * 0.5
 
-# Per-channel window results (a flat list per unit: R_* + R_N * channel)
+# Per-channel window results (a float32 array view per unit: R_* + R_N * channel)
 R_RMS = 0       # rms (units)
 R_MEAN = 1      # mean (units; DC mode: offset-corrected)
 R_P = 2         # active power with channel 0 (W), currents only
@@ -70,31 +70,14 @@ def crossing_values(st, nch, f, out):
         out[c] = yp + f * (st[s + H_Y] - BIAS - yp)
 
 
-def cycle_quick(st, nch, cnt, fa, fb, xa, xb, k, rms_out, p_out):
-    """Per-cycle rms of every channel and power of every current (channel c>=1
-    with channel 0), edge-corrected, DC removed. For protection: cheap."""
-    n = cnt + fb - fa
-    if n <= 0:
-        return
-    wa = 0.5 - fa
-    wb = 0.5 - fb
-    inv = 1.0 / n
-    s = S_CH
-    va = xa[0]
-    vb = xb[0]
-    mv = (st[s + A_SX] + wa * va - wb * vb) * inv
-    ms = (w64(st, s + A_XX) + wa * va * va - wb * vb * vb) * inv - mv * mv
-    k0 = k[0]
-    rms_out[0] = math.sqrt(ms) * k0 if ms > 0 else 0.0
-    for c in range(1, nch):
-        s = S_CH + S_W * c
-        a = xa[c]
-        b = xb[c]
-        m = (st[s + A_SX] + wa * a - wb * b) * inv
-        ms = (w64(st, s + A_XX) + wa * a * a - wb * b * b) * inv - m * m
-        kc = k[c]
-        rms_out[c] = math.sqrt(ms) * kc if ms > 0 else 0.0
-        p_out[c] = ((w64(st, s + A_VI) + wa * a * va - wb * b * vb) * inv - mv * m) * k0 * kc
+def peak(acc, s, centre):
+    """Largest excursion of the channel at acc[s..] from `centre` (reduced
+    codes: the AC mean, or the DC offset), >= 0."""
+    pk = acc[s + A_MAX] - BIAS - centre
+    mn = centre - (acc[s + A_MIN] - BIAS)
+    if mn > pk:
+        pk = mn
+    return pk if pk > 0 else 0.0
 
 
 def _inv3(g00, g01, g02, g11, g12, g22):
@@ -165,12 +148,7 @@ def window_values(acc, nch, cnt, fa, fb, xa, xb, k, out, phasor=True, power=True
         else:
             out[o + R_P] = 0.0
         # peak of the AC waveform: from the mean (an ADC offset is not a peak)
-        pk = acc[s + A_MAX] - BIAS - m
-        mn = m - (acc[s + A_MIN] - BIAS)
-        if mn > pk:
-            pk = mn
-        if pk < 0:
-            pk = 0.0
+        pk = peak(acc, s, m)
         out[o + R_PEAK] = pk * kc
         out[o + R_CREST] = pk / rms if rms > 0 else 0.0
         out[o + R_CLIP] = acc[s + A_CLIP]

@@ -11,8 +11,8 @@
 #     P = mean_v * mean_i + cov(v, i)
 # Reported: vrms/irms (true rms), v_dc/i_dc (means), p_w, ipeak, crest.
 import math
-from metrology.kernel import S_CH, S_W, A_SX, A_CLIP, A_MAX, A_MIN, A_XX, A_VI, A_RAW, BIAS
-from metrology.cycle import (w64, R_RMS, R_MEAN, R_P, R_RE, R_IM, R_THD, R_PEAK, R_CREST, R_CLIP,
+from metrology.kernel import S_CH, S_W, A_SX, A_CLIP, A_XX, A_VI, A_RAW
+from metrology.cycle import (w64, peak, R_RMS, R_MEAN, R_P, R_RE, R_IM, R_THD, R_PEAK, R_CREST, R_CLIP,
                              R_N)
 
 
@@ -45,11 +45,7 @@ def dc_values(acc, nch, cnt, k, kraw, offs, out):
             cov = w64(acc, s + A_VI) * inv - mv * m
             out[o + R_P] = mvr * mr + cov * k[0] * kc
         orr = offs[c] * kraw[c] / kc if kc else 0.0      # offset in reduced codes
-        pk = acc[s + A_MAX] - BIAS - orr
-        mn = orr - (acc[s + A_MIN] - BIAS)
-        if mn > pk:
-            pk = mn
-        out[o + R_PEAK] = (pk if pk > 0 else 0.0) * kc
+        out[o + R_PEAK] = peak(acc, s, orr) * kc
         rr = out[o + R_RMS]
         out[o + R_CREST] = out[o + R_PEAK] / rr if rr > 0 else 0.0
         out[o + R_CLIP] = acc[s + A_CLIP]

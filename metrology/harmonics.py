@@ -19,8 +19,36 @@
 import math
 import micropython
 from array import array
+from micropython import const
 from metrology import kernel as K
-from metrology.windows import KIND_WIN
+from metrology.cycle import w64
+from metrology.windows import KIND_WIN, ROLE_NONE, Q_NOZC
+
+# the DFT's output (array 'i'): split accumulators
+DFT_RE = const(0)   # sum x cos (hi, lo)
+DFT_IM = const(2)   # sum x sin (hi, lo)
+DFT_W = const(4)
+# the kernel's reference table and Q30 phase (metrology/kernel.py): viper
+# folds only this module's const() names, so they are restated here and
+# checked against the kernel's at import
+_TAB_BIAS = const(32768)
+_TAB_SIN = const(192)
+_TAB_MASK = const(255)
+_PH_IDX = const(22)
+_PH_FR = const(7)
+_FR_MASK = const(0x7FFF)
+_PH_MASK = const(0x3FFFFFFF)
+if (_TAB_BIAS, _TAB_SIN, _TAB_MASK, _PH_IDX, _PH_FR, _FR_MASK, _PH_MASK) != (
+        K.TAB_BIAS, K.TAB_SIN, K.TAB_MASK, K.PH_IDX, K.PH_FR, K.FR_MASK, K.PH_MASK):
+    raise ImportError("harmonics: reference table layout differs from metrology.kernel's")
+# a target: (unit index << TGT_SHIFT) | channel (array 'H')
+TGT_SHIFT = 3
+TGT_CH = 7
+# the latest result per target (array 'f', RS_W floats each)
+RS_SCALE = 0        # the largest component (units): codes are relative to it
+RS_FHZ = 1          # fundamental frequency of the analysed window
+RS_THD = 2          # THD (%)
+RS_W = 3
 
 NH = 40
 EVERY = 5       # analyse one window in 5 of the selected unit's (~1 per second): ~0.3 % CPU
@@ -47,12 +75,12 @@ def capture(src: ptr32, start: int, end: int, stride: int, off: int, m: int, shi
 
 @micropython.viper
 def dft(x: ptr16, n: int, ph0: int, step: int, tab: ptr16, out: ptr32):
-    """out = [re hi, re lo, im hi, im lo]: sum x[j] * cos/sin(ph0 + j*step)
+    """out[DFT_RE], out[DFT_IM] (split hi, lo): sum x[j] * cos/sin(ph0 + j*step)
     (Q30 phase, Q15 interpolated reference), x int16 (read zero-extended, sign
     restored here). 32-bit safe like the kernel."""
     m16 = 0xFFFF
     m32 = (m16 << 16) | m16
-    m30 = 0x3FFFFFFF
+    m30 = _PH_MASK
     rh = 0
     rl = 0
     ih = 0
@@ -61,13 +89,13 @@ def dft(x: ptr16, n: int, ph0: int, step: int, tab: ptr16, out: ptr32):
     j = 0
     while j < n:
         v = ((x[j] & 0xFFFF) ^ 0x8000) - 0x8000
-        k = ph >> 22
-        fr = (ph >> 7) & 0x7FFF
-        c0 = tab[k] - 32768
-        cv = c0 + (((tab[k + 1] - 32768 - c0) * fr) >> 15)
-        k = (k + 192) & 255
-        s0 = tab[k] - 32768
-        sv = s0 + (((tab[k + 1] - 32768 - s0) * fr) >> 15)
+        k = ph >> _PH_IDX
+        fr = (ph >> _PH_FR) & _FR_MASK
+        c0 = tab[k] - _TAB_BIAS
+        cv = c0 + (((tab[k + 1] - _TAB_BIAS - c0) * fr) >> 15)
+        k = (k + _TAB_SIN) & _TAB_MASK
+        s0 = tab[k] - _TAB_BIAS
+        sv = s0 + (((tab[k + 1] - _TAB_BIAS - s0) * fr) >> 15)
         p = v * cv
         lo2 = (rl + p) & m32
         rh += p >> 31
@@ -82,22 +110,15 @@ def dft(x: ptr16, n: int, ph0: int, step: int, tab: ptr16, out: ptr32):
         il = lo2
         ph = (ph + step) & m30
         j += 1
-    out[0] = rh
-    out[1] = rl
-    out[2] = ih
-    out[3] = il
-
-
-def _w64(a, k):
-    lo = a[k + 1]
-    if lo < 0:
-        lo += 4294967296.0
-    return a[k] * 4294967296.0 + lo
+    out[DFT_RE] = rh
+    out[DFT_RE + 1] = rl
+    out[DFT_IM] = ih
+    out[DFT_IM + 1] = il
 
 
 class Harmonics:
     """Targets are numbered in construction order (every AC voltage with a
-    board name, every current); target t is unit t >> 3, channel t & 7 in
+    board name, every current); target t is unit t >> TGT_SHIFT, channel t & TGT_CH in
     self._tgt (no tuple or name string per target: names are made on demand)."""
 
     def __init__(self, metro, nh=NH, every=EVERY):
@@ -105,7 +126,7 @@ class Harmonics:
         self.nh = nh
         self.every = every           # analyse one window in `every` windows of the selected unit
         self.buf = array("h", bytes(2 * CAP))
-        self.acc = array("i", bytes(16))
+        self.acc = array("i", bytes(4 * DFT_W))
         tg = []
         units = metro.units
         on_window = self._on_window      # one bound method object for all units
@@ -115,20 +136,20 @@ class Harmonics:
             if u.dc:
                 continue
             for c in range(u.nch):
-                role = u.roles[2 * c]
+                role = u.role(c)
                 if c == 0:
                     if u.names[0] is None:        # derived voltage (branch, NC): not a board channel
                         continue
-                elif role < 0:
+                elif role == ROLE_NONE:
                     continue
-                tg.append((ui << 3) | c)
+                tg.append((ui << TGT_SHIFT) | c)
             u.listeners.append(on_window)
             u.block_listeners.append(on_block)
         nt = len(tg)
         self._tgt = array("H", tg)                   # every target (result storage order)
         self._rot = array("H", range(nt))            # the rotation (restrict() narrows it)
         self.codes = array("H", bytes(2 * nh * nt))     # latest result per target: h / scale * 65535
-        self.rfl = array("f", bytes(4 * 3 * nt))        # per target: scale (largest h), f_hz, thd %
+        self.rfl = array("f", bytes(4 * RS_W * nt))     # per target: RS_SCALE, RS_FHZ, RS_THD
         self.rseq = array("i", bytes(4 * nt))           # per target: analysis number (0: none yet)
         self.pos = 0
         self.next = 0
@@ -142,15 +163,15 @@ class Harmonics:
 
     # --- targets ------------------------------------------------------------------------
     def _unit(self, ti):
-        return self.metro.units[self._tgt[ti] >> 3]
+        return self.metro.units[self._tgt[ti] >> TGT_SHIFT]
 
     def _name(self, ti):
         v = self._tgt[ti]
-        u = self.metro.units[v >> 3]
-        c = v & 7
+        u = self.metro.units[v >> TGT_SHIFT]
+        c = v & TGT_CH
         nm = u.names[c]
         if nm is None:                   # branch sums, computed neutral
-            nm = self.metro.snapshot.channels[u.roles[2 * c + 1]] + "-I"
+            nm = self.metro.snapshot.channels[u.out(c)] + "-I"
         return nm
 
     def _index(self, name):
@@ -158,11 +179,6 @@ class Harmonics:
             if self._name(i) == name:
                 return i
         return -1
-
-    @property
-    def targets(self):
-        """[(unit, channel index, name)] of the current rotation."""
-        return [(self._unit(i), self._tgt[i] & 7, self._name(i)) for i in self._rot]
 
     def restrict(self, names):
         """Rotate over these channels only (e.g. ["O3-I", "G1-V"])."""
@@ -199,11 +215,12 @@ class Harmonics:
         if ti < 0 or not self.rseq[ti]:
             return None
         nh = self.nh
-        sc = self.rfl[3 * ti] / 65535.0
+        r = RS_W * ti
+        sc = self.rfl[r + RS_SCALE] / 65535.0
         b = ti * nh
         amp = [self.codes[b + j] * sc for j in range(nh)]
-        return self._dict(self._name(ti), self.rfl[3 * ti + 1], self._unit(ti).window_cycles, amp,
-                          self.rfl[3 * ti + 2], self.rseq[ti])
+        return self._dict(self._name(ti), self.rfl[r + RS_FHZ], self._unit(ti).window_cycles, amp,
+                          self.rfl[r + RS_THD], self.rseq[ti])
 
     @staticmethod
     def _dict(name, f_hz, cyc, amp, thd, seq):
@@ -222,7 +239,7 @@ class Harmonics:
 
     def _copy(self, u, buf, start, end):
         cfg = u.cfg
-        q = K.C_CH + K.C_CW * (self._tgt[self.cur] & 7)
+        q = K.C_CH + K.C_CW * (self._tgt[self.cur] & TGT_CH)
         self.pos = capture(buf, start, end, cfg[K.C_STRIDE], cfg[q + K.CF_OFF], cfg[q + K.CF_SIGN],
                            cfg[q + K.CF_SHIFT], self.buf, self.pos, CAP)
 
@@ -238,7 +255,7 @@ class Harmonics:
         buf = self._buf_of(u)
         if self.state == 1:
             self._copy(u, buf, self._from, u.w_end)
-            ok = u.w_flags & 2 == 0 and self.pos < CAP
+            ok = u.w_flags & Q_NOZC == 0 and self.pos < CAP
             if ok:
                 self._analyse(u, self.cur)
             self._pick()
@@ -253,7 +270,7 @@ class Harmonics:
         self.pos = 0
         self._from = u.w_end
         self.w_f = u.w_fb
-        self.x_a = u.w_xb[self._tgt[self.cur] & 7]
+        self.x_a = u.w_xb[self._tgt[self.cur] & TGT_CH]
 
     def _buf_of(self, u):
         if u.buf is not None:
@@ -264,7 +281,7 @@ class Harmonics:
         return acq.inlet
 
     def _analyse(self, u, ti):
-        c = self._tgt[ti] & 7
+        c = self._tgt[ti] & TGT_CH
         n = self.pos
         fa = self.w_f
         fb = u.w_fb
@@ -285,8 +302,8 @@ class Harmonics:
             step = int(h * 1073741824.0 / nc) & 0x3FFFFFFF
             ph0 = int(h * (1.0 - fa) * 1073741824.0 / nc) & 0x3FFFFFFF
             dft(self.buf, n, ph0, step, tab, acc)
-            re = _w64(acc, 0) / 32767.0 + wa * xa - wb * xb
-            im = _w64(acc, 2) / 32767.0
+            re = w64(acc, DFT_RE) / 32767.0 + wa * xa - wb * xb
+            im = w64(acc, DFT_IM) / 32767.0
             amp.append(math.sqrt(re * re + im * im) * 2.0 / L * 0.7071067811865476 * k)
         h1 = amp[0]
         s = 0.0
@@ -303,10 +320,10 @@ class Harmonics:
         q = 65535.0 / top if top > 0 else 0.0
         for j in range(self.nh):
             self.codes[b + j] = int(amp[j] * q + 0.5)
-        r = self.rfl
-        r[3 * ti] = top
-        r[3 * ti + 1] = f_hz
-        r[3 * ti + 2] = thd
+        r = RS_W * ti
+        self.rfl[r + RS_SCALE] = top
+        self.rfl[r + RS_FHZ] = f_hz
+        self.rfl[r + RS_THD] = thd
         self.rseq[ti] = self.analyses
         self.last_target = ti
         if self.listeners:

@@ -26,17 +26,21 @@
 import math
 from array import array
 from drivers.ads131m04 import volts_per_code, amps_per_code
+from drivers.ade9000 import CHANNELS as ADE_FRAME     # chip channels in an inlet frame, in order
 from metrology import kernel as K
 from metrology import cycle as CY
-from metrology.windows import Unit, Chan, KIND_WIN, KIND_SEC, Q_CLIP, Q_NOZC, Q_FAULT, Q_UNCAL
-from metrology.snapshot import Snapshot, NQ, Q
+from metrology.windows import (Unit, Chan, KIND_WIN, KIND_SEC, ROLE_NONE, ROLE_V, ROLE_VI, ROLE_I, ROLE_VL,
+                               RL_W, RL_ROLE, RL_OUT)
+from metrology.snapshot import Snapshot, NQ, NE, Q, Q_CLIP, Q_NOZC, Q_FAULT, Q_UNCAL
 
 ADS_BITS = 24
+ADS_STRIDE = 4              # words per ADS131M04 frame in acq.group[k]: ch0 voltage, ch1-3 currents
 ADS_SHIFT = 8               # 24-bit codes -> 16 bits
 ADS_CLIP = 8388607          # |code| at full scale
 ADE_BITS = 28               # waveform codes: 24-bit LPF result << 4, within +/-2^27
 ADE_SHIFT = 12              # +/-2^27 -> +/-2^15
 ADE_CLIP = 0x7FFFFF0        # the ADC's saturated code (24-bit result << 4)
+ADE_STRIDE = len(ADE_FRAME)  # words per inlet frame in acq.inlet
 STALE_POLLS = 50            # a unit without samples for 50 polls (0.5 s) is stale
 NC_SCALE = 16               # computed neutral samples are in units of 16 ADE codes (fits 24 bits)
 
@@ -49,11 +53,58 @@ _G_DC = ("vrms", "v_dc")
 _N_Q = ("irms", "thd_i", "crest_i", "ipeak")
 _T_Q = ("p_w", "q_var", "s_va", "pf")
 
-ROLE_V = 0      # a voltage channel with its own output channel (Gk)
-ROLE_VI = 1     # a current paired with the unit's voltage (outlet, inlet phase)
-ROLE_I = 2      # a current reported on its own (branch, neutral)
-ROLE_VL = 3     # the voltage of an inlet phase (reported in the phase's channel)
 _FK = ("win", "sec")    # snapshot frame kind of KIND_WIN, KIND_SEC
+# energy credit table (Metrology._ecredit, array 'b'): EC_W entries per output
+# channel, each an index in energy_channels or -1
+EC_OWN = 0      # the channel's own counter (outlet, inlet phase)
+EC_UP = 1       # the one it adds into (the outlet's branch, INLET)
+EC_W = 2
+# derived channels: the sum_pass shifts and code width of each source
+_ADS_SUM = (6, 6, ADS_BITS)     # 24-bit codes >> 6, x gain (Q12) >> 6: units of ADS codes
+_ADE_SUM = (10, 6, ADE_BITS)    # 28-bit codes >> 10, x gain >> 6: units of NC_SCALE ADE codes
+
+
+class SumPass:
+    """One kernel.sum_pass call that builds derived samples (branch currents,
+    the computed neutral) from a chip's frames: src is the source frames'
+    index in acq.group (None: acq.inlet), sstride their words per frame;
+    terms (array 'i', K.T_W words per term) hold each term's frame offset,
+    gain and shifts; the result goes to dst[i * dstride + doff] with mode
+    K.SP_*. keys: per term the board channel whose calibration gain weights
+    it (None for a copy)."""
+
+    def __init__(self, src, sstride, offsets, dst, dstride, doff, mode, keys=None, shifts=_ADS_SUM):
+        self.src = src
+        self.sstride = sstride
+        n = len(offsets)
+        self.nterms = n
+        self.terms = array("i", bytes(4 * K.T_W * n))
+        pre, post, bits = shifts
+        for t in range(n):
+            q = K.T_W * t
+            self.terms[q + K.T_OFF] = offsets[t]
+            self.terms[q + K.T_GAIN] = 4096
+            self.terms[q + K.T_PRE] = pre
+            self.terms[q + K.T_POST] = post
+            self.terms[q + K.T_SIGN] = 1 << (bits - 1)
+        self.dst = dst
+        self.dstride = dstride
+        self.doff = doff
+        self.mode = mode
+        self.keys = keys
+
+    def set_gains(self, coeffs):
+        """Each term's weight: its channel's calibration gain (Q12; 1 without one)."""
+        if self.keys is None:
+            return
+        for t in range(self.nterms):
+            cf = coeffs.get(self.keys[t])
+            g = 1.0 if cf is None else float(cf[0])
+            self.terms[K.T_W * t + K.T_GAIN] = int(g * 4096 + 0.5)
+
+    def run(self, frames, n):
+        K.sum_pass(frames, n, self.sstride, self.terms, self.nterms, self.dst, self.dstride, self.doff,
+                   self.mode)
 
 
 def output_channels(desc):
@@ -111,8 +162,8 @@ class Metrology:
         self.acq = None
         self.cal = {}                 # board channel -> (gain, offset, phase_deg) in use
         self.cal_version = 0
-        self._branch_terms = []       # (buf index, terms array, nterms, dst, dstride, doff, mode[, outlets])
-        self._nc_terms = None
+        self._branch_sums = []        # SumPass: branch units' samples from the groups' frames
+        self._nc_sums = ()            # SumPass: the computed neutral's samples from the inlet frames
         self._nc_unit = None
         self._on_unit_cb = None
         self._cmap = None
@@ -123,18 +174,14 @@ class Metrology:
         # per output channel: the energy counters its P and Q are credited to
         # (index in energy_channels, -1 none): an outlet's own and its branch's,
         # an inlet phase's own and INLET's
-        self._ecredit = array("b", b"\xff" * (2 * nout))
-        eix = {}
-        for i in range(len(self.energy_channels)):
-            eix[self.energy_channels[i]] = i
-        for n in self.outlets:
-            oi = self.chan_index["O%d" % n]
-            self._ecredit[2 * oi] = eix["O%d" % n]
-            self._ecredit[2 * oi + 1] = eix[desc.OUTLETS[n]["branch"]]
-        for ph in ("L1", "L2", "L3"):
-            oi = self.chan_index[ph]
-            self._ecredit[2 * oi] = eix[ph]
-            self._ecredit[2 * oi + 1] = eix["INLET"]
+        self._ecredit = array("b", b"\xff" * (EC_W * nout))
+        eix = self.snapshot.eindex
+        ups = [("O%d" % n, desc.OUTLETS[n]["branch"]) for n in self.outlets] + [(ph, "INLET") for ph in
+                                                                               ("L1", "L2", "L3")]
+        for ch, up in ups:
+            b = EC_W * self.chan_index[ch]
+            self._ecredit[b + EC_OWN] = eix[ch]
+            self._ecredit[b + EC_UP] = eix[up]
 
     # --- construction -------------------------------------------------------------------
     def attach(self, acq):
@@ -161,15 +208,14 @@ class Metrology:
             if chip not in present:
                 self._mark_fault(["G%d" % g] + ["O%d" % n for n in outs])
                 continue
-            chans = [Chan(0, ADS_BITS, ADS_SHIFT, ADS_CLIP, v_upc, names[0])]
-            roles = [(ROLE_V, self.chan_index["G%d" % g])]
+            chans = [Chan(0, ADS_BITS, ADS_SHIFT, ADS_CLIP, v_upc, names[0], None, ROLE_V,
+                          self.chan_index["G%d" % g])]
             for n in outs:
                 cc = desc.CHANNELS["O%d-I" % n][1]
-                chans.append(Chan(cc, ADS_BITS, ADS_SHIFT, ADS_CLIP, i_upc, names[cc]))
-                roles.append((ROLE_VI, self.chan_index["O%d" % n]))
-            u = self._unit("G%d" % g, chans, 4, roles)
+                chans.append(Chan(cc, ADS_BITS, ADS_SHIFT, ADS_CLIP, i_upc, names[cc], None, ROLE_VI,
+                                  self.chan_index["O%d" % n]))
+            u = self._unit("G%d" % g, chans, ADS_STRIDE, "group")
             u.buf_index = present[chip]
-            u.kind = "group"
             group_unit[g] = u
         # branch sums, one unit per phase
         for ph in ("L1", "L2", "L3"):
@@ -192,30 +238,23 @@ class Metrology:
             stride = 1 + len(brs)
             dst = array("i", bytes(4 * stride * acq.max_frames))
             chans = [Chan(0, ADS_BITS, ADS_SHIFT, ADS_CLIP, v_upc, None, src=vg.chans[0])]
-            roles = [(-1, 0)]
-            copy = array("i", [0, 0, 0, 0, 0])
-            self._branch_terms.append((vg.buf_index, copy, 1, dst, stride, 0, 2))
+            self._branch_sums.append(SumPass(vg.buf_index, ADS_STRIDE, (0,), dst, stride, 0, K.SP_COPY))
             for bi in range(len(brs)):
                 b = brs[bi]
-                chans.append(Chan(1 + bi, ADS_BITS, ADS_SHIFT, ADS_CLIP, i_upc, None))
-                roles.append((ROLE_I, self.chan_index[b]))
+                chans.append(Chan(1 + bi, ADS_BITS, ADS_SHIFT, ADS_CLIP, i_upc, None, None, ROLE_I,
+                                  self.chan_index[b]))
                 per_group = {}
                 for n in desc.BRANCHES[b]["outlets"]:
-                    per_group.setdefault(desc.OUTLETS[n]["group"], []).append(n)
-                mode = 0
+                    per_group.setdefault(desc.OUTLETS[n]["group"], []).append("O%d-I" % n)
+                mode = K.SP_WRITE
                 for g in sorted(per_group):
-                    u = group_unit[g]
-                    outs = per_group[g]
-                    arr = array("i", bytes(4 * 5 * len(outs)))      # gains: set_coefficients()
-                    for k in range(len(outs)):
-                        arr[5 * k] = desc.CHANNELS["O%d-I" % outs[k]][1]
-                    # the outlet numbers (calibration keys) as bytes: no tuple per term
-                    self._branch_terms.append((u.buf_index, arr, len(outs), dst, stride, 1 + bi, mode,
-                                               bytes(outs)))
-                    mode = 1
-            u = self._unit("B" + ph, chans, stride, roles, power=False)
+                    keys = tuple(per_group[g])
+                    self._branch_sums.append(SumPass(group_unit[g].buf_index, ADS_STRIDE,
+                                                     [desc.CHANNELS[nm][1] for nm in keys], dst, stride,
+                                                     1 + bi, mode, keys))
+                    mode = K.SP_ADD
+            u = self._unit("B" + ph, chans, stride, "branch", power=False)
             u.buf = dst
-            u.kind = "branch"
         # inlet (ADE9000)
         ade = acq.ade
         if ade is None:
@@ -223,23 +262,27 @@ class Metrology:
         else:
             vs = ade.v_per_sample
             cs = ade.i_per_sample
-            specs = (("L1", 1, 0, "L1-V", "L1-I"), ("L2", 3, 2, "L2-V", "L2-I"), ("L3", 5, 4, "L3-V", "L3-I"))
-            for ph, vo, io, vn, inn in specs:
-                chans = [Chan(vo, ADE_BITS, ADE_SHIFT, ADE_CLIP, vs, vn),
-                         Chan(io, ADE_BITS, ADE_SHIFT, ADE_CLIP, cs, inn)]
-                roles = [(ROLE_VL, self.chan_index[ph]), (ROLE_VI, self.chan_index[ph])]
+            chans = desc.CHANNELS
+
+            def ade_chan(name, upc, role, out):
+                return Chan(ADE_FRAME.index(chans[name][1]), ADE_BITS, ADE_SHIFT, ADE_CLIP, upc, name, None,
+                            role, self.chan_index[out])
+            for ph in ("L1", "L2", "L3"):
+                uch = [ade_chan(ph + "-V", vs, ROLE_VL, ph), ade_chan(ph + "-I", cs, ROLE_VI, ph)]
                 if ph == "L1":
-                    chans.append(Chan(6, ADE_BITS, ADE_SHIFT, ADE_CLIP, cs, "N-I"))
-                    roles.append((ROLE_I, self.chan_index["N"]))
-                u = self._unit(ph, chans, 7, roles)
-                u.kind = "inlet"
+                    uch.append(ade_chan("N-I", cs, ROLE_I, "N"))
+                self._unit(ph, uch, ADE_STRIDE, "inlet")
+            # computed neutral: [VA, IA + IB + IC] (units of NC_SCALE ADE codes, 24-bit)
             dst = array("i", bytes(4 * 2 * acq.max_frames))
-            chans = [Chan(0, ADE_BITS, ADE_SHIFT, ADE_CLIP, vs, None),
-                     Chan(1, ADS_BITS, ADS_SHIFT, ADS_CLIP, cs * NC_SCALE, None)]
-            self._nc_terms = (array("i", [1, 0, 0, 0, 0]), dst, array("i", bytes(4 * 15)))
-            u = self._unit("NC", chans, 2, [(-1, 0), (ROLE_I, self.chan_index["NC"])], power=False)
+            keys = ("L1-I", "L2-I", "L3-I")
+            self._nc_sums = (
+                SumPass(None, ADE_STRIDE, (ADE_FRAME.index(chans["L1-V"][1]),), dst, 2, 0, K.SP_COPY),
+                SumPass(None, ADE_STRIDE, [ADE_FRAME.index(chans[nm][1]) for nm in keys], dst, 2, 1, K.SP_WRITE,
+                        keys, _ADE_SUM))
+            uch = [Chan(0, ADE_BITS, ADE_SHIFT, ADE_CLIP, vs, None),
+                   Chan(1, ADS_BITS, ADS_SHIFT, ADS_CLIP, cs * NC_SCALE, None, None, ROLE_I, self.chan_index["NC"])]
+            u = self._unit("NC", uch, 2, "nc", power=False)
             u.buf = dst
-            u.kind = "nc"
             self._nc_unit = u
         self.load_calibration(None)
         if self.want_harmonics:
@@ -248,20 +291,14 @@ class Metrology:
         acq.consumers.append(self.consume)
         return self
 
-    def _unit(self, name, chans, stride, roles, power=True):
+    def _unit(self, name, chans, stride, kind, power=True):
         # power=False: a unit of derived currents (branch sums, computed
         # neutral) whose P is not reported (a branch's P is its outlets' sum)
         u = Unit(name, chans, stride, fs=self.fs, f_nom=self.f_nom, dc=self.dc, per_cycle=self.per_cycle,
-                 power=power)
-        # per channel: role (ROLE_*, -1: not reported) and output channel index
-        u.roles = array("h", bytes(4 * len(roles)))
-        for c in range(len(roles)):
-            u.roles[2 * c] = roles[c][0]
-            u.roles[2 * c + 1] = roles[c][1]
+                 power=power, kind=kind)
         if self._on_unit_cb is None:
             self._on_unit_cb = self._on_unit     # one bound method object for all units
         u.listeners.append(self._on_unit_cb)
-        u.last_poll = 0
         self.units.append(u)
         return u
 
@@ -283,8 +320,8 @@ class Metrology:
         out = {}
         for u in self.units:
             for c in range(1, u.nch):
-                if u.roles[2 * c] >= 0:
-                    out[self.snapshot.channels[u.roles[2 * c + 1]]] = (u, c)
+                if u.role(c) != ROLE_NONE:
+                    out[self.snapshot.channels[u.out(c)]] = (u, c)
         return out
 
     def cycle_irms(self, channel):
@@ -339,37 +376,17 @@ class Metrology:
                 u.set_cal(c, g, off, tmax - taus[c])
             u.apply_calibration()
             if mark:
-                ro = u.roles
+                # a reported channel without coefficients, and every reported
+                # channel of a unit whose voltage has none, reads uncalibrated
+                vcal = cal & 1 or u.role(0) == ROLE_NONE
                 for c in range(u.nch):
-                    if ro[2 * c] >= 0 and not cal & (1 << c):
-                        self.uncal[ro[2 * c + 1]] = Q_UNCAL
-                if not cal & 1 and ro[0] >= 0:
-                    for c in range(u.nch):
-                        if ro[2 * c] >= 0:
-                            self.uncal[ro[2 * c + 1]] = Q_UNCAL
-        # branch sum gains (Q12) and the computed neutral's
-        for t in self._branch_terms:
-            if len(t) < 8:
-                continue
-            arr = t[1]
-            outs = t[7]
-            for k in range(len(outs)):
-                cf = coeffs.get("O%d-I" % outs[k])
-                g = 1.0 if cf is None else float(cf[0])
-                arr[5 * k + 1] = int(g * 4096 + 0.5)
-                arr[5 * k + 2] = 6
-                arr[5 * k + 3] = 6
-                arr[5 * k + 4] = 1 << (ADS_BITS - 1)
-        if self._nc_terms is not None:
-            arr = self._nc_terms[2]
-            for k in range(3):
-                cf = coeffs.get("L%d-I" % (k + 1))
-                g = 1.0 if cf is None else float(cf[0])
-                arr[5 * k] = 2 * k
-                arr[5 * k + 1] = int(g * 4096 + 0.5)
-                arr[5 * k + 2] = 10
-                arr[5 * k + 3] = 6
-                arr[5 * k + 4] = 1 << (ADE_BITS - 1)
+                    if u.role(c) != ROLE_NONE and not (cal & (1 << c) and vcal):
+                        self.uncal[u.out(c)] = Q_UNCAL
+        # the derived channels' term gains (Q12): branch sums, computed neutral
+        for sp in self._branch_sums:
+            sp.set_gains(coeffs)
+        for sp in self._nc_sums:
+            sp.set_gains(coeffs)
 
     # --- samples -------------------------------------------------------------------------------
     def consume(self, acq):
@@ -382,8 +399,8 @@ class Metrology:
                 if u.kind == "group":
                     u.last_poll = polls
                     u.process(groups[u.buf_index], n)
-            for t in self._branch_terms:
-                K.sum_pass(groups[t[0]], n, 4, t[1], t[2], t[3], t[4], t[5], t[6])
+            for sp in self._branch_sums:
+                sp.run(groups[sp.src], n)
             for u in self.units:
                 if u.kind == "branch":
                     u.last_poll = polls
@@ -397,11 +414,10 @@ class Metrology:
                     u.process(inl, ni)
             u = self._nc_unit
             if u is not None:
-                copy, dst, terms = self._nc_terms
-                K.sum_pass(inl, ni, 7, copy, 1, dst, 2, 0, 2)
-                K.sum_pass(inl, ni, 7, terms, 3, dst, 2, 1, 0)
+                for sp in self._nc_sums:
+                    sp.run(inl, ni)
                 u.last_poll = polls
-                u.process(dst, ni)
+                u.process(u.buf, ni)
         if polls & 15 == 0:
             self._stale_check()
 
@@ -412,8 +428,8 @@ class Metrology:
             if stale != u.fault:
                 u.fault = stale
                 for c in range(u.nch):
-                    oi = u.roles[2 * c + 1]
-                    if u.roles[2 * c] >= 0:
+                    oi = u.out(c)
+                    if u.role(c) != ROLE_NONE:
                         for kind in (KIND_WIN, KIND_SEC):
                             fl = self._frame(kind).flags
                             if stale:
@@ -430,21 +446,26 @@ class Metrology:
         if n <= 0:
             return {}
         dt_ms = n * 1000.0 / self.fs
-        e = self.energy
         out = {}
         chs = ["O%d" % k for k in self.outlets] + ["L1", "L2", "L3"]
         for ch in chs:
-            p = st.sum_vi.get(ch + "-I", 0.0) / n
-            oi = self.chan_index[ch]
-            for j in (2 * oi, 2 * oi + 1):
-                ei = self._ecredit[j]
-                if ei < 0:
-                    continue
-                nm = self.energy_channels[ei]
-                out[nm] = out.get(nm, 0.0) + p
-                if e is not None:
-                    e.add_power(nm, p, 0.0, dt_ms)
+            self._credit(self.chan_index[ch], st.sum_vi.get(ch + "-I", 0.0) / n, 0.0, dt_ms, out)
         return out
+
+    def _credit(self, oi, p, q, dt_ms, out=None):
+        """Energy: P and Q over dt_ms into output channel oi's counters (its
+        own and the one above); out: {counter: sum of P} if given."""
+        ec = self._ecredit
+        e = self.energy
+        for j in range(EC_W * oi, EC_W * oi + EC_W):
+            ei = ec[j]
+            if ei < 0:
+                continue
+            nm = self.energy_channels[ei]
+            if out is not None:
+                out[nm] = out.get(nm, 0.0) + p
+            if e is not None:
+                e.add_power(nm, p, q, dt_ms)
 
     # --- results -------------------------------------------------------------------------------
     def _on_unit(self, u, kind):
@@ -464,10 +485,10 @@ class Metrology:
         vflag = (Q_CLIP if res[CY.R_CLIP] else 0) | (uflags & (Q_NOZC | Q_FAULT))
         ro = u.roles
         for c in range(u.nch):
-            role = ro[2 * c]
-            if role < 0:
+            role = ro[RL_W * c + RL_ROLE]
+            if role == ROLE_NONE:
                 continue
-            oi = ro[2 * c + 1]
+            oi = ro[RL_W * c + RL_OUT]
             b = oi * NQ
             o = RN * c
             fl = (uflags & (Q_NOZC | Q_FAULT)) | self.uncal[oi] | self.fault_flags[oi]
@@ -526,12 +547,7 @@ class Metrology:
                 vals[b + Q["f_hz"]] = f_hz
             flags[oi] = fl
             if kind == KIND_SEC and self.energy is not None:
-                dt_ms = u.s_len * 1000.0 / self.fs
-                q = 0.0 if dc else vals[b + Q["q_var"]]
-                ec = self._ecredit
-                for j in range(2 * oi, 2 * oi + 2):
-                    if ec[j] >= 0:
-                        self.energy.add_power(self.energy_channels[ec[j]], P, q, dt_ms)
+                self._credit(oi, P, 0.0 if dc else vals[b + Q["q_var"]], u.s_len * 1000.0 / self.fs)
         # Publish frame k once every live unit has closed its k-th window (second):
         # all channels of a frame then come from the same period. A unit whose
         # chip stopped delivering samples is not waited for (its channels keep
@@ -638,5 +654,5 @@ class Metrology:
         for i in range(len(names)):
             nm = names[i]
             if nm in e.index:
-                for k in range(4):
-                    dst[4 * i + k] = e.get(nm, k)
+                for k in range(NE):
+                    dst[NE * i + k] = e.get(nm, k)

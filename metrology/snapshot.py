@@ -13,8 +13,8 @@
 # frame is being refilled).
 #
 # Values are float32 in one array: values[ch * NQ + q]; per channel quality
-# flags (windows.Q_*). Channel ids and quantity names are the contract with
-# uplinks: measurement id "O3.p_w" has unit UNITS["O3.p_w"] == "W".
+# flags (Q_*, below). Channel ids and quantity names are the contract with
+# uplinks: measurement id "O3.p_w" has unit unit("O3.p_w") == "W".
 from array import array
 
 # quantity name -> unit
@@ -28,9 +28,20 @@ Q = {}
 for _i in range(NQ):
     Q[QUANTITIES[_i][0]] = _i
 QUNIT = dict(QUANTITIES)
+# energy counter kind -> unit, in the order of Frame.energy's 4 words per channel
 ENERGY_KINDS = (("e_imp_wh", "Wh"), ("e_exp_wh", "Wh"), ("eq_imp_varh", "varh"), ("eq_exp_varh", "varh"))
+NE = len(ENERGY_KINDS)
+ENERGY_NAMES = tuple(k for k, _ in ENERGY_KINDS)
+EUNIT = dict(ENERGY_KINDS)
+MJ_PER_WH = 3600000.0       # Frame.energy holds mJ (mvar-s); readers get Wh (varh)
 
-FLAG_NAMES = ((1, "clip"), (2, "no_zero_crossing"), (4, "sensor_fault"), (8, "uncalibrated"))
+# Per-channel quality flags (a unit's window/second flags and each output
+# channel's in a frame) and their names
+Q_CLIP = 1          # clipping / overrange in the window
+Q_NOZC = 2          # no zero crossing (cycles closed by the length limit)
+Q_FAULT = 4         # sensor fault (chip absent, no data)
+Q_UNCAL = 8         # no calibration coefficients for the channel
+FLAG_NAMES = ((Q_CLIP, "clip"), (Q_NOZC, "no_zero_crossing"), (Q_FAULT, "sensor_fault"), (Q_UNCAL, "uncalibrated"))
 
 POOL = 3
 
@@ -46,7 +57,7 @@ class Frame:
         self.len_ms = 0.0
         self.values = array("f", bytes(4 * NQ * nch))
         self.flags = array("H", bytes(2 * nch))
-        self.energy = None          # sec frames: array('q') [imp_p, exp_p, imp_q, exp_q] mJ per energy channel
+        self.energy = None          # sec frames: array('q'), NE words (ENERGY_KINDS order, mJ) per energy channel
 
 
 class Snapshot:
@@ -67,17 +78,16 @@ class Snapshot:
         n = len(self.channels)
         self._pool = {"win": [Frame(n) for _ in range(POOL)], "sec": [Frame(n) for _ in range(POOL)]}
         for f in self._pool["sec"]:
-            f.energy = array("q", bytes(32 * len(self.energy_channels)))
+            f.energy = array("q", bytes(8 * NE * len(self.energy_channels)))
         self._next = {"win": 0, "sec": 0}
         self.seq = 0
         self.win = None      # latest complete window frame
         self.sec = None      # latest complete 1 s frame
         self.listeners = []  # fn(frame) after each publish
 
-    @property
-    def UNITS(self):
-        """{measurement id: unit} of every quantity and energy ("O3.p_w": "W").
-        Built on each access (~35 KB for sim24: hundreds of id strings), for
+    def build_unit_table(self):
+        """{measurement id: unit} of every quantity and energy ("O3.p_w": "W"),
+        built anew on each call (~35 KB for sim24: hundreds of id strings), for
         host tools and listings; firmware readers use unit(mid) instead."""
         units = {}
         for ch in self.channels:
@@ -95,10 +105,8 @@ class Snapshot:
             return None
         ch = mid[:i]
         qn = mid[i + 1:]
-        if ch in self.eindex:
-            for k, u in ENERGY_KINDS:
-                if k == qn:
-                    return u
+        if ch in self.eindex and qn in EUNIT:
+            return EUNIT[qn]
         if qn in self.quantities.get(ch, ()):
             return QUNIT[qn]
         return None
@@ -140,12 +148,11 @@ class Snapshot:
         frame of `kind`, or None before the first publish. Energies come from
         the 1 s frame (Wh / varh, exact integers underneath)."""
         ch, qn = mid.split(".")
-        if qn in ("e_imp_wh", "e_exp_wh", "eq_imp_varh", "eq_exp_varh"):
+        if qn in EUNIT:
             f = self.sec
             if f is None:
                 return None
-            k = ("e_imp_wh", "e_exp_wh", "eq_imp_varh", "eq_exp_varh").index(qn)
-            return f.energy[4 * self.eindex[ch] + k] / 3600000.0
+            return f.energy[NE * self.eindex[ch] + ENERGY_NAMES.index(qn)] / MJ_PER_WH
         f = self.win if kind == "win" else self.sec
         if f is None:
             return None
@@ -169,10 +176,10 @@ class Snapshot:
             for qn in self.quantities.get(ch, ()):
                 d[qn] = [vals[i * NQ + Q[qn]], QUNIT[qn]]
             if frame.energy is not None and ch in self.eindex:
-                e = 4 * self.eindex[ch]
-                for k in range(4):
+                e = NE * self.eindex[ch]
+                for k in range(NE):
                     nm, u = ENERGY_KINDS[k]
-                    d[nm] = [frame.energy[e + k] / 3600000.0, u]
+                    d[nm] = [frame.energy[e + k] / MJ_PER_WH, u]
             fl = frame.flags[i]
             if fl:
                 d["flags"] = self.flag_names(fl)

@@ -18,11 +18,21 @@ KIND_WIN = 0
 KIND_SEC = 1
 MAX_DELAY = 2.999      # samples: relative phase correction up to 6.7 deg at 50 Hz
 
-# unit quality bits (also used per output channel in the snapshot)
-Q_CLIP = 1          # clipping / overrange in the window
-Q_NOZC = 2          # no zero crossing (cycles closed by the length limit)
-Q_FAULT = 4         # sensor fault (chip absent, no data)
-Q_UNCAL = 8         # no calibration coefficients for the channel
+# Quality bits of a unit's window/second: the snapshot's per-channel flags
+# (defined there, with their names).
+from metrology.snapshot import Q_CLIP, Q_NOZC, Q_FAULT, Q_UNCAL   # noqa: F401 (re-exported)
+
+# What a unit channel reports (Chan.role, unit.roles): the metrology maps it
+# to an output channel of the snapshot (Chan.out, its index there).
+ROLE_NONE = -1      # not reported (a derived voltage that only times a unit's cycles)
+ROLE_V = 0          # a voltage channel with its own output channel (Gk)
+ROLE_VI = 1         # a current paired with the unit's voltage (outlet, inlet phase)
+ROLE_I = 2          # a current reported on its own (branch, neutral)
+ROLE_VL = 3         # the voltage of an inlet phase (reported in the phase's channel)
+# unit.roles (array 'h'): RL_W words per channel
+RL_ROLE = 0         # ROLE_*
+RL_OUT = 1          # output channel index (snapshot.index), if reported
+RL_W = 2
 
 
 class Chan:
@@ -31,10 +41,11 @@ class Chan:
     at/above which a sample counts as clipped; unit_per_code: units per raw
     code; name: board channel name (calibration key) or None for a derived
     channel; src: for a derived copy of another unit's voltage, that unit's
-    channel (its name is the calibration key). A Unit keeps these facts in its
+    channel (its name is the calibration key); role (ROLE_*) and out (output
+    channel index) say where it is reported. A Unit keeps these facts in its
     own arrays (unit.chans rebuilds the objects): no objects per channel."""
 
-    def __init__(self, off, bits, shift, clip, unit_per_code, name=None, src=None):
+    def __init__(self, off, bits, shift, clip, unit_per_code, name=None, src=None, role=ROLE_NONE, out=0):
         self.off = off
         self.bits = bits
         self.shift = shift
@@ -42,6 +53,8 @@ class Chan:
         self.upc = unit_per_code
         self.name = name
         self.src = src
+        self.role = role
+        self.out = out
 
 
 # Unit int state (array 'i', unit.iv): configuration, cycle/window/second
@@ -59,6 +72,7 @@ I_SCNT = 9          # open second: samples, cycles, cycles without a crossing,
 I_SCYC = 10
 I_SNOZC = 11
 I_SDUE = 12         #   samples to the next second boundary
+_SEC = I_SCNT - I_WCNT   # the second's counters sit at the window's + _SEC
 I_PERCYC = 13       # per-cycle figures wanted (cycle_ms)
 I_STEP0 = 14        # reference phase step at the nominal frequency (Q30 per sample)
 I_POWER = 15        # window/second results include active power (R_P)
@@ -125,7 +139,8 @@ def _bprop(i, doc, write=False):
 class Unit:
     """Per channel c: chans[c] (rebuilt on access), names[c], k[c] (units per
     reduced LSB, gain included), kraw[c] (units per raw code, gain included),
-    cyc_ms[2c..],
+    cyc_ms[K.CM_W * c + K.CM_MS / K.CM_VI], roles[RL_W * c + RL_ROLE / RL_OUT]
+    (role(c), out(c)), kind, last_poll,
     window/second results wres/sres[R_* + R_N * c] (metrology/cycle.py).
 
     State lives in a few arrays behind properties rather than in attributes:
@@ -138,12 +153,15 @@ class Unit:
     buf_index = None              # else its group's index in acq.group
 
     def __init__(self, name, chans, stride, *, fs=8000, f_nom=50.0, dc=False, window_cycles=None,
-                 hyst=None, per_cycle=True, power=True):
+                 hyst=None, per_cycle=True, power=True, kind=""):
         nch = len(chans)
         if not 1 <= nch <= K.MAX_CH:
             raise ValueError("unit %s: 1..%d channels" % (name, K.MAX_CH))
         self.name = name
+        self.kind = kind              # what the metrology built it for: "group", "branch", "inlet", "nc"
         self.nch = nch
+        self.last_poll = 0            # the acquisition poll that last gave it samples (staleness)
+        self.roles = array("h", bytes(2 * RL_W * nch))     # per channel: ROLE_*, output channel
         nn = fs / f_nom
         self.cfg = array("i", bytes(4 * K.cfg_words(nch)))
         self.st = array("i", bytes(4 * K.state_words(nch)))
@@ -190,11 +208,13 @@ class Unit:
             cfg[q + K.CF_ROUND] = (1 << (ch.shift - 1)) if ch.shift else 0
             cfg[q + K.CF_SIGN] = 1 << (ch.bits - 1)
             cfg[q + K.CF_CLIP] = ch.clip
+            self.roles[RL_W * c + RL_ROLE] = ch.role
+            self.roles[RL_W * c + RL_OUT] = ch.out
         # hysteresis: 2.5 % of full scale of channel 0 unless given (reduced codes)
         if hyst is None:
             hyst = int(0.025 * (chans[0].clip >> chans[0].shift))
         cfg[K.C_HYST] = hyst
-        self.cyc_ms = array("i", bytes(8 * nch))   # per cycle: [ms, mean v*x] per channel (codes^2)
+        self.cyc_ms = array("i", bytes(4 * K.CM_W * nch))   # per cycle: K.CM_* per channel (codes^2)
         self.listeners = []           # fn(unit, kind) at window/second close
         self.cycle_listeners = []     # fn(unit) at every cycle close (after cyc_* are set)
         self.block_listeners = []     # fn(unit, buf, n) after each block (harmonics capture)
@@ -251,7 +271,8 @@ class Unit:
             while (1 << bits) < sign:
                 bits += 1
             out.append(Chan(cfg[q + K.CF_OFF], bits + 1, cfg[q + K.CF_SHIFT], cfg[q + K.CF_CLIP],
-                            self._fv[_F_UPC * nch + c], self.names[c], self._src0 if c == 0 else None))
+                            self._fv[_F_UPC * nch + c], self.names[c], self._src0 if c == 0 else None,
+                            self.role(c), self.out(c)))
         return out
 
     @property
@@ -267,6 +288,14 @@ class Unit:
         if c == 0 and self._src0 is not None:
             return self._src0.name
         return self.names[c]
+
+    def role(self, c):
+        """ROLE_* of channel c."""
+        return self.roles[RL_W * c + RL_ROLE]
+
+    def out(self, c):
+        """Output channel index (snapshot.index) channel c is reported in."""
+        return self.roles[RL_W * c + RL_OUT]
 
     def upc(self, c):
         """Units per raw code of channel c (without calibration gain)."""
@@ -370,7 +399,7 @@ class Unit:
         i = 0
         while i < n:
             i = kern(st, cfg, buf, tab, i, n, scr)
-            if st[K.S_REASON]:
+            if st[K.S_REASON] != K.STOP_NONE:
                 self._close_cycle(i)
         self.samples += n
         for fn in self.block_listeners:
@@ -384,7 +413,7 @@ class Unit:
         nch = self.nch
         dc = iv[I_DC]
         cnt = st[K.S_CNT]
-        zc = st[K.S_REASON] == 1
+        zc = st[K.S_REASON] == K.STOP_ZC
         if zc:
             s = K.S_CH
             yp = st[s + K.H_YP] - K.BIAS
@@ -432,17 +461,10 @@ class Unit:
         iv[I_CYCNOZC] = 1 if nozc else 0
         for fn in self.cycle_listeners:
             fn(self)
-        # window
-        iv[I_WCNT] += cnt
-        iv[I_WCYC] += 1
-        if nozc:
-            iv[I_WNOZC] += 1
+        self._count(0, cnt, nozc)
         wclose = iv[I_WCYC] >= iv[I_WINCYC]
         # second: close at the cycle end nearest each multiple of fs samples
-        iv[I_SCNT] += cnt
-        iv[I_SCYC] += 1
-        if nozc:
-            iv[I_SNOZC] += 1
+        self._count(_SEC, cnt, nozc)
         iv[I_SDUE] -= cnt
         sclose = (iv[I_SDUE] << 12) + 2048 - f <= (L >> 1)
         if wclose or sclose:
@@ -456,6 +478,14 @@ class Unit:
                 iv[I_SDUE] += iv[I_FS]
                 self._close_second(ff, xb)
 
+    def _count(self, o, cnt, nozc):
+        # the cycle into the open window (o = 0) or second (o = _SEC)
+        iv = self.iv
+        iv[I_WCNT + o] += cnt
+        iv[I_WCYC + o] += 1
+        if nozc:
+            iv[I_WNOZC + o] += 1
+
     def _xvals(self, zc, f, out):
         if zc:
             CY.crossing_values(self.st, self.nch, f, out)
@@ -466,12 +496,12 @@ class Unit:
     def cycle_rms(self, c):
         """Rms of channel c over the last cycle (units; plain sample rms, DC
         included, no edge correction: for protection, within ~0.5 %)."""
-        ms = self.cyc_ms[2 * c]
+        ms = self.cyc_ms[K.CM_W * c + K.CM_MS]
         return math.sqrt(ms) * self.k[c] if ms > 0 else 0.0
 
     def cycle_p(self, c):
         """Mean of v*x over the last cycle for channel c >= 1 (W)."""
-        return self.cyc_ms[2 * c + 1] * self.k[0] * self.k[c]
+        return self.cyc_ms[K.CM_W * c + K.CM_VI] * self.k[0] * self.k[c]
 
     def _values(self, acc, cnt, fa, fb, xa, xb, out):
         if self.iv[I_DC]:
@@ -496,7 +526,7 @@ class Unit:
         fv = self._fv
         b = self.nch * _F_CH
         sec = kind == KIND_SEC
-        o = 3 if sec else 0            # I_SCNT - I_WCNT
+        o = _SEC if sec else 0
         cnt = iv[I_WCNT + o]
         fa = fv[b + (F_SF if sec else F_WF)]
         xv = self._fview(_F_XS if sec else _F_XW)

@@ -4,7 +4,7 @@ from metrology.snapshot import Snapshot, NQ, Q, POOL
 
 s = Snapshot(("O1", "O2", "INLET"), {"O1": ("vrms", "irms", "p_w"), "O2": ("irms",), "INLET": ("p_w",)},
              ("O1", "INLET"))
-out = {"units": s.UNITS, "before": s.get("O1.p_w")}
+out = {"units": s.build_unit_table(), "before": s.get("O1.p_w")}
 frames = []
 seqs = []
 for k in range(POOL + 2):
