@@ -104,6 +104,21 @@ EVENT_VALUES.update({
     EV_WATCHDOG_RESET: ((("timeout_ms", "i"),), ("cause",)),
 })
 
+# --- metrology (metrology/selfcheck.py) ---------------------------------------------
+# The field self-check: a firmware inlet figure and the ADE9000's own DSP
+# figure for it differ beyond tolerance for several consecutive checks.
+# Channel: the inlet phase ("L1"); values: rel (relative difference, firmware
+# vs chip), firmware and chip (the two readings, V / A / W), limit (the
+# tolerance); text: the quantity ("vrms", "irms", "p_w") and the chip's part.
+EV_METER_DRIFT = const(80)
+
+EVENT_NAMES.update({
+    EV_METER_DRIFT: "meter_drift",
+})
+EVENT_VALUES.update({
+    EV_METER_DRIFT: ((("rel", "f"), ("firmware", "f"), ("chip", "f"), ("limit", "f")), ("quantity", "part")),
+})
+
 # --- protection and switching (protection/*, protection/outlets.py) -------------
 # Values: peak (A, or mA for residual current), window_ms (the decision's time
 # window: latency, duration, time over pickup), value (the measured quantity:

@@ -6,7 +6,8 @@
 # coefficient, a stuck waveform stream, a register upset in the chip. The
 # check compares the latest 1 s firmware values with the chip's registers and
 # flags a quantity whose relative difference exceeds its tolerance for
-# `persist` consecutive checks (an event when an EventLog is given).
+# `persist` consecutive checks (codes.EV_METER_DRIFT in the event log when
+# one is given).
 #
 # Only steady readings are compared (the chip's rms/power filters settle in
 # ~0.8 s): a phase whose firmware irms moved more than `steady` since the
@@ -94,7 +95,7 @@ class SelfCheck:
         ev = self.events
         if ev is None:
             return
-        code = getattr(codes, "EV_METER_DRIFT", codes.EV_DEVICE_FAULT)
-        ev.emit(code, codes.SEV_WARNING, "metrology",
-                {"part": "ade9000", "error": "self-check %s differs %.2f %% (firmware %.4g, chip %.4g)"
-                 % (key, rel * 100.0, fw, chip)})
+        phase, q = key.split(".")
+        ev.emit(codes.EV_METER_DRIFT, codes.SEV_WARNING, phase,
+                {"rel": rel, "firmware": fw, "chip": chip, "limit": self.tol[q], "quantity": q,
+                 "part": "ade9000"}, "logged")

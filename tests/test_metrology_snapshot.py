@@ -122,3 +122,30 @@ def test_selfcheck_flags_firmware_chip_mismatch(tmp_path):
     assert bad[0]["drift"] == []                  # not before `persist` consecutive checks
     assert bad[-1]["drift"] == ["L1.irms", "L1.p_w"]
     assert abs(bad[-1]["phases"]["L1"]["rel"]["irms"] - 0.03) < 0.002
+
+
+def test_selfcheck_drift_is_a_logged_event(tmp_path):
+    """Boot's self-check (events = the PDU's log): a firmware-only L1 current
+    coefficient 3 % high becomes one meter_drift event per drifting quantity
+    (L1 irms and p_w), in the FRAM ring with its values; none before
+    `persist` (3) consecutive checks, and nothing for the healthy phases."""
+    n = int(FS * 6.0)
+    ch = {}
+    for ph, ang, i, lag in (("L1", 0, 20.0, 0.0), ("L2", 120, 10.0, 30.0), ("L3", 240, 5.0, -20.0)):
+        ch[ph + "-V"] = sample(Signal(230.0, 50.0, ang), n)
+        ch[ph + "-I"] = sample(Signal(i, 50.0, ang + lag), n)
+    cfg, _ = write_fixture(str(tmp_path / "sc"), ch)
+    out = run_mp_json(script="tests/mp/metro_selfcheck.py", args=[cfg, 1.03], timeout=240, heap="32M")
+    checks = [o for o in out if "drift" in o]
+    end = out[-1]
+    assert len(checks) >= 4 and checks[0]["drift"] == [] and checks[-1]["drift"] == ["L1.irms", "L1.p_w"]
+    assert end["persistent"] is True and end["missed"] == 0
+    evs = end["events"]
+    assert [(e["event"], e["code"], e["channel"], e["severity"], e["values"]["quantity"]) for e in evs] == [
+        ("meter_drift", end["code"], "L1", "warning", "irms"), ("meter_drift", end["code"], "L1", "warning", "p_w")]
+    for e in evs:
+        v = e["values"]
+        assert abs(v["rel"] - 0.03) < 0.002
+        assert abs(v["firmware"] / v["chip"] - 1.0 - v["rel"]) < 1e-5
+        assert v["part"] == "ade9000" and v["limit"] == pytest.approx(0.01)
+        assert e["action"] == "logged"
