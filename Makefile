@@ -14,7 +14,7 @@ MQTT_PORT   ?= 1883
 SEED        ?= 1
 FIRMWARE_DIRS := drivers core metrology protection firmware comms boardconfig
 
-.PHONY: run test mpy bench clean venv
+.PHONY: run test mpy bench clean venv deps
 
 # The venv is rebuilt whenever the pinned requirements change.
 $(VENV)/.stamp: requirements.txt
@@ -25,11 +25,15 @@ $(VENV)/.stamp: requirements.txt
 
 venv: $(VENV)/.stamp
 
+# Debian packages the tests use as real clients (promtool, curl, openssl).
+deps:
+	@bash tools/ensure_deps.sh
+
 run: $(VENV)/.stamp
 	$(PY) -m tools.run --board $(BOARD) --seed $(SEED) --http-port $(HTTP_PORT) \
 	    --modbus-port $(MODBUS_PORT) --snmp-port $(SNMP_PORT) --mqtt-port $(MQTT_PORT)
 
-test: $(VENV)/.stamp
+test: $(VENV)/.stamp deps
 	$(PY) -m pytest -q tests
 
 mpy: $(VENV)/.stamp
