@@ -90,6 +90,36 @@ def ref_numeric(v, i, t0, t1, n=2000000):
             "p_w": float(np.mean(vv * ii)), "v_dc": float(np.mean(vv)), "i_dc": float(np.mean(ii))}
 
 
+def energy_span(n, f=None, fs=FS, margin_s=0.02):
+    """(t_a, t_b) in seconds: the part of an n-sample fixture whose energy the
+    firmware credits, from the fixture alone (its length n / fs and the
+    frequency f of its voltage, a sine starting at phase 0; f None: DC) and
+    the documented rules (docs/metrology.md, "Windows, snapshot, energy"): a
+    unit starts at its second positive zero crossing (the first one needs the
+    voltage to have been negative: a sine from phase 0 has them at 1/f and
+    2/f; DC: after its first 20 ms block), then credits whole seconds, each
+    closing at the crossing nearest the next multiple of fs samples (DC:
+    exactly there); only seconds that close inside the fixture count. The
+    firmware's own record of that span is not used."""
+    t_end = n / fs
+    if f is None:
+        t_a = 0.02
+
+        def close(k):
+            return t_a + k
+    else:
+        t_a = 2.0 / f
+
+        def close(k):
+            return round((t_a + k) * f) / f
+    k = 0
+    while close(k + 1) <= t_end:
+        k += 1
+    # a fixture whose last second ends (or would end) at its very end is ambiguous
+    assert t_end - close(k) > margin_s and close(k + 1) - t_end > margin_s, (t_end, close(k))
+    return t_a, close(k)
+
+
 def fast_envelope(lo, hi, f_mod=1000.0):
     """ETSI ES 202 336-12 4.4.3.5 'fast electric waveform': the load swings from
     min to max and back sinusoidally with a 1 ms period: multiplier of the

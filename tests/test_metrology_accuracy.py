@@ -20,7 +20,8 @@ import pytest
 
 from boardconfig.h743_24_layout import BRANCHES
 from tests.refwave import (FS, OUTLET_A, INLET_A, Signal, Checker, sample, ref_ac, ref_numeric,
-                           fast_envelope, smps_current, write_fixture, run_meter, frames, group_of)
+                           fast_envelope, smps_current, write_fixture, run_meter, frames, group_of,
+                           energy_span)
 
 T_MIN = 0.45          # ignore frames published before the units settle (s)
 
@@ -162,16 +163,22 @@ def test_inlet_neutral_and_branches(etsi_ac):
 
 
 def test_energy_of_the_run_matches_power(etsi_ac):
-    """Sample-level energy path: counters after the run = reference power x the
-    time the closed seconds covered (per unit)."""
+    """Sample-level energy path: counters after the run = the ideal waveform's
+    power x the time the firmware must credit, taken from the fixture (its
+    samples / fs and the documented start and second rules: refwave.
+    energy_span), not from the firmware's own record of the seconds."""
     sig, ch, out = etsi_ac
     end = out[-1]["end"]
     assert end["overruns"] == 0
+    t_a, t_b = energy_span(len(ch["G1-V"]), 50.0)
+    span = t_b - t_a
+    assert span == pytest.approx(2.0, abs=1e-12)
     ck = Checker()
+    for g in range(1, 9):
+        # the firmware's time base agrees with the fixture's
+        ck.abs("G%d.energy_span_s" % g, end["energy_span_s"]["G%d" % g], span, 1e-4)
     for k, (vv, load, lag) in ETSI_AC.items():
         ref = ref_ac(sig["G%d" % group_of(k)], sig["O%d" % k])
-        span = end["energy_span_s"]["G%d" % group_of(k)]
-        assert span > 1.5
         e = end["energy_wh"]["O%d" % k]
         ck.rel("O%d.e_imp_wh" % k, e[0], ref["p_w"] * span / 3600.0, p_tol(load, ref["pf"]))
         assert e[1] == 0.0                            # nothing exported
@@ -389,8 +396,11 @@ def test_etsi_dc_54v_and_380v(tmp_path):
             ck.rel(w + ".vrms", x["vrms"], ref["vrms"], 0.001)
             ck.rel(w + ".v_dc", x["v_dc"], ref["v_dc"], 0.001)
     end = out[-1]["end"]
+    t_a, t_b = energy_span(n, None)            # DC: from the first 20 ms block on, whole seconds
+    span = t_b - t_a
+    assert span == pytest.approx(2.0, abs=1e-12)
     for k, (volts, lo, hi) in DC.items():
-        span = end["energy_span_s"]["G%d" % group_of(k)]
+        ck.abs("G%d.energy_span_s" % group_of(k), end["energy_span_s"]["G%d" % group_of(k)], span, 1e-4)
         ck.rel("O%d.e_imp_wh" % k, end["energy_wh"]["O%d" % k][0], refs[k]["p_w"] * span / 3600.0,
                0.002 if lo < 0.05 else 0.001)
     ck.done(500)

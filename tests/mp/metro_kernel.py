@@ -9,6 +9,10 @@
 #   "st": [...]}; after each stop the sums are added into a window array
 #   (acc_add) and reset (acc_reset); every win_every stops the window array is
 #   dumped {"case", "win": [...]} and reset. cycle_ms results with each stop.
+# A case with "sum": sum_pass instead: {"data", "frames", "sstride", "block",
+#   "dstride", "passes": [{"terms": [...], "nterms", "doff", "mode"}]}: per
+#   block of frames every pass runs in order into one dst array, which is
+#   dumped {"case", "dst": [...]} (the block's dstride * m words).
 import sys
 import json
 from array import array
@@ -60,6 +64,30 @@ def run(ci, c):
     print(json.dumps({"case": ci, "end": list(st)}))
 
 
+def run_sum(ci, c):
+    n = c["frames"]
+    ss = c["sstride"]
+    ds = c["dstride"]
+    buf = array("i", bytes(4 * ss * n))
+    with open(c["data"], "rb") as f:
+        f.readinto(buf)
+    mv = memoryview(buf)
+    blk = c["block"]
+    dst = array("i", bytes(4 * ds * blk))
+    passes = [(array("i", p["terms"]), p["nterms"], p["doff"], p["mode"]) for p in c["passes"]]
+    pos = 0
+    while pos < n:
+        m = blk if pos + blk <= n else n - pos
+        b = mv[ss * pos:ss * (pos + m)]
+        for terms, nt, doff, mode in passes:
+            K.sum_pass(b, m, ss, terms, nt, dst, ds, doff, mode)
+        print(json.dumps({"case": ci, "dst": list(dst[:ds * m])}))
+        pos += m
+
+
 cases = json.load(open(sys.argv[1]))
 for ci in range(len(cases)):
-    run(ci, cases[ci])
+    if cases[ci].get("sum"):
+        run_sum(ci, cases[ci])
+    else:
+        run(ci, cases[ci])
