@@ -100,7 +100,10 @@ _F_XEND = 3         # value at the window/second-closing crossing
 _F_XW = 4           # ... at the crossing that opened the window
 _F_XS = 5           # ... at the crossing that opened the second
 _F_UPC = 6          # units per raw code
-_F_CH = 7 + 2 * CY.R_N   # floats per channel incl. the window and second results
+_F_QN = 7           # rounding noise power per sample (reduced codes^2): the 16-bit
+                    # reduction's 1/12, plus the allpass's 1/12 x 1/(1 - a^2) when delayed
+_F_RES = 8          # then the window and second results (R_N each)
+_F_CH = _F_RES + 2 * CY.R_N   # floats per channel
 # then scalars at nch * _F_CH:
 F_WF = 0            # fraction of the crossing that opened the window / second
 F_SF = 1
@@ -192,8 +195,8 @@ class Unit:
         mv = memoryview(fv)
         self.k = [0.0] * nch
         self.x_end = mv[_F_XEND * nch:(_F_XEND + 1) * nch]
-        self.wres = mv[7 * nch:7 * nch + rn]
-        self.sres = mv[7 * nch + rn:7 * nch + 2 * rn]
+        self.wres = mv[_F_RES * nch:_F_RES * nch + rn]
+        self.sres = mv[_F_RES * nch + rn:_F_RES * nch + 2 * rn]
         self.names = []
         if chans[0].src is not None:
             self._src0 = chans[0].src
@@ -335,9 +338,10 @@ class Unit:
             upc = fv[_F_UPC * nch + c]
             q = K.C_CH + K.C_CW * c
             self.k[c] = upc * (1 << cfg[q + K.CF_SHIFT]) * g
+            fv[_F_QN * nch + c] = 1.0 / 12.0
             if not any_delay:
                 cfg[q + K.CF_DMODE] = 0
-                cfg[q + K.CF_DA] = 32768
+                cfg[q + K.CF_DA] = K.DA_BIAS
                 continue
             d = fv[_F_DLY * nch + c]
             if d < 0:
@@ -350,7 +354,10 @@ class Unit:
             D = d + 0.5 - k
             a = int(round((1.0 - D) / (1.0 + D) * 32768))
             cfg[q + K.CF_DMODE] = 1 + k
-            cfg[q + K.CF_DA] = 32768 + a
+            cfg[q + K.CF_DA] = K.DA_BIAS + a
+            # the allpass rounds its product down: white noise of 1/12 fed back
+            # through 1 / (1 + a z^-1), power gain 1 / (1 - a^2)
+            fv[_F_QN * nch + c] = (1.0 + 1.0 / (1.0 - (a / 32768.0) ** 2)) / 12.0
 
     def reset(self):
         st = self.st
@@ -508,7 +515,8 @@ class Unit:
             from metrology.dc import dc_values
             dc_values(acc, self.nch, cnt, self.k, self.kraw, self._fview(_F_OFF), out)
         else:
-            CY.window_values(acc, self.nch, cnt, fa, fb, xa, xb, self.k, out, True, self.iv[I_POWER] != 0)
+            CY.window_values(acc, self.nch, cnt, fa, fb, xa, xb, self.k, out, True, self.iv[I_POWER] != 0,
+                             self._fview(_F_QN))
 
     def _flags(self, out, nozc):
         fl = Q_NOZC if nozc else 0
