@@ -12,6 +12,11 @@ IEC 61000-4-7 Class I (+/-5 % of reading at or above 3 % of nominal, else
 230 V 50 Hz and DC 54 V / 380 V at 5, 10, 25, 50, 75, 100 % load, min/max
 interface voltage at 10 % and 50 %, and the fast waveform (load swinging
 min -> max with a 1 ms period).
+
+Tolerances are the targets above, tightened where docs/metrology.md
+("Accuracy") claims better: Irms and P within 0.1 % at 1-2 % of rating;
+crest factor and peak current within 0.3 %; THD at every load. The
+measured figures are in the same section.
 """
 import math
 
@@ -27,14 +32,17 @@ T_MIN = 0.45          # ignore frames published before the units settle (s)
 
 
 def p_tol(load, pf):
-    """Active power tolerance (fraction of reading) for a load (fraction of rating)."""
-    if load < 0.05 or abs(pf) < 0.99:
+    """Active power (and energy) tolerance, fraction of reading, for a load
+    (fraction of rating) and true PF: 0.2 % at PF 0.5 and between 2 % and 5 %
+    of rating, else 0.1 % (5-120 % at any PF above 0.5; 1-2 % as documented)."""
+    if abs(pf) <= 0.5 + 1e-6 or 0.02 < load < 0.05:
         return 0.002
     return 0.001
 
 
 def i_tol(load):
-    return 0.002 if load < 0.05 else 0.001
+    """Irms: 0.2 % between 2 % and 5 % of rating, else 0.1 % (1-2 %: documented)."""
+    return 0.002 if 0.02 < load < 0.05 else 0.001
 
 
 def check_vi(ck, fr, ch, ref, load, tag=""):
@@ -48,8 +56,7 @@ def check_vi(ck, fr, ch, ref, load, tag=""):
     ck.abs(w + ".dpf", v["dpf"], ref["dpf"], 0.002)
     ck.abs(w + ".q_var", v["q_var"], ref["q_var"], 0.002 * ref["s_va"])
     ck.abs(w + ".f_hz", v["f_hz"], ref["f_hz"], 0.01)
-    if load >= 0.1:
-        ck.abs(w + ".thd_i", v["thd_i"], ref["thd_i"], 0.3)
+    ck.abs(w + ".thd_i", v["thd_i"], ref["thd_i"], 0.3)
     ck.abs(w + ".thd_v", v["thd_v"], ref["thd_v"], 0.3)
 
 
@@ -150,12 +157,12 @@ def test_inlet_neutral_and_branches(etsi_ac):
             outs = bd["outlets"]
             g0 = group_of(outs[0])         # the branch reports its first group's voltage
             iref, pref, qref = bref[b]
-            loads = [ETSI_AC[k][1] for k in outs]
+            ptol = max(p_tol(ETSI_AC[k][1], ref_ac(sig["G%d" % group_of(k)], sig["O%d" % k])["pf"]) for k in outs)
             vref = sig["G%d" % g0].rms
             w = "%s %s t=%.2f" % (fr["kind"], b, fr["t_s"])
             ck.rel(w + ".irms", vals[b]["irms"], iref, 0.001)
             ck.rel(w + ".vrms", vals[b]["vrms"], vref, 0.001)
-            ck.rel(w + ".p_w", vals[b]["p_w"], pref, 0.002 if min(loads) < 0.05 else 0.001)
+            ck.rel(w + ".p_w", vals[b]["p_w"], pref, ptol)
             ck.abs(w + ".q_var", vals[b]["q_var"], qref, 0.002 * vref * iref)
             ck.rel(w + ".s_va", vals[b]["s_va"], vref * iref, 0.002)
             ck.abs(w + ".pf", vals[b]["pf"], pref / (vref * iref), 0.002)
@@ -278,9 +285,9 @@ def test_distorted_currents_power_pf_thd(distorted):
             check_vi(ck, fr, "O%d" % k, ref, load, "distorted")
             w = "%s O%d t=%.2f" % (fr["kind"], k, fr["t_s"])
             # crest factor and peak from 8 kSPS samples: the sampled peak of a pulse
-            # current is below the continuous one by at most cos(pi*f_max/fs)-ish
-            ck.rel(w + ".ipeak", fr["values"]["O%d" % k]["ipeak"], ref["ipeak"], 0.01)
-            ck.rel(w + ".crest_i", fr["values"]["O%d" % k]["crest_i"], ref["crest_i"], 0.01)
+            # current falls between samples, documented within 0.3 %
+            ck.rel(w + ".ipeak", fr["values"]["O%d" % k]["ipeak"], ref["ipeak"], 0.003)
+            ck.rel(w + ".crest_i", fr["values"]["O%d" % k]["crest_i"], ref["crest_i"], 0.003)
     ck.done(400)
 
 
@@ -341,7 +348,7 @@ def test_etsi_fast_waveform_ac(tmp_path):
         for fr in frs:
             x = fr["values"]["O%d" % k]
             w = "%s O%d t=%.2f fast %g..%g" % (fr["kind"], k, fr["t_s"], lo, hi)
-            ck.rel(w + ".p_w", x["p_w"], ref["p_w"], 0.001 if abs(lag) < 1 else 0.002)
+            ck.rel(w + ".p_w", x["p_w"], ref["p_w"], p_tol(lo, ref["p_w"] / (ref["vrms"] * ref["irms"])))
             ck.rel(w + ".irms", x["irms"], ref["irms"], 0.001)
             ck.rel(w + ".vrms", x["vrms"], ref["vrms"], 0.001)
             ck.abs(w + ".pf", x["pf"], ref["p_w"] / (ref["vrms"] * ref["irms"]), 0.002)
@@ -389,7 +396,7 @@ def test_etsi_dc_54v_and_380v(tmp_path):
             x = fr["values"]["O%d" % k]
             ref = refs[k]
             w = "%s O%d t=%.2f %gV %g..%g" % (fr["kind"], k, fr["t_s"], volts, lo, hi)
-            tol = 0.002 if lo < 0.05 else 0.001
+            tol = i_tol(lo)
             ck.rel(w + ".p_w", x["p_w"], ref["p_w"], tol)
             ck.rel(w + ".irms", x["irms"], ref["irms"], tol)
             ck.rel(w + ".i_dc", x["i_dc"], ref["i_dc"], tol)
@@ -402,7 +409,7 @@ def test_etsi_dc_54v_and_380v(tmp_path):
     for k, (volts, lo, hi) in DC.items():
         ck.abs("G%d.energy_span_s" % group_of(k), end["energy_span_s"]["G%d" % group_of(k)], span, 1e-4)
         ck.rel("O%d.e_imp_wh" % k, end["energy_wh"]["O%d" % k][0], refs[k]["p_w"] * span / 3600.0,
-               0.002 if lo < 0.05 else 0.001)
+               p_tol(lo, 1.0))
     ck.done(500)
 
 
