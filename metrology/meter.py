@@ -245,7 +245,8 @@ class Metrology:
                                   self.chan_index[b]))
                 per_group = {}
                 for n in desc.BRANCHES[b]["outlets"]:
-                    per_group.setdefault(desc.OUTLETS[n]["group"], []).append("O%d-I" % n)
+                    # the board's own name strings (no new string per term)
+                    per_group.setdefault(desc.OUTLETS[n]["group"], []).append(desc.OUTLETS[n]["current"])
                 mode = K.SP_WRITE
                 for g in sorted(per_group):
                     keys = tuple(per_group[g])
