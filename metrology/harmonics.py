@@ -5,9 +5,10 @@
 #
 # Capture: the selected channel's samples (reduced to 16 bits like the
 # kernel's, without the calibration delay) are copied into a preallocated
-# buffer from one window boundary of its unit to the next. Analysis: a viper
-# DFT at the exact harmonic frequencies h * f1, f1 = cycles / window length,
-# phase from the interpolated Q15 table, split 64-bit accumulators; the
+# buffer from one window boundary of its unit to the next (kernel.capture).
+# Analysis: a viper DFT (kernel.dft) at the exact harmonic frequencies h * f1,
+# f1 = cycles / window length, phase from the kernel's interpolated Q15
+# table, split 64-bit accumulators; the
 # partial sample cells at both window ends get the same first-order edge
 # correction as the rms (the reference is 1 at both ends for every h).
 # Results: rms of each harmonic (units), % of the fundamental, and
@@ -17,30 +18,12 @@
 # its largest component, ~1.5e-5 resolution: ~2 KB per 25 channels instead
 # of ~4 KB of float objects per channel) and spectrum(name) rebuilds the dict.
 import math
-import micropython
 from array import array
-from micropython import const
 from metrology import kernel as K
+from metrology.kernel import capture, dft, DFT_RE, DFT_IM, DFT_W
 from metrology.cycle import w64
 from metrology.windows import KIND_WIN, ROLE_NONE, Q_NOZC
 
-# the DFT's output (array 'i'): split accumulators
-DFT_RE = const(0)   # sum x cos (hi, lo)
-DFT_IM = const(2)   # sum x sin (hi, lo)
-DFT_W = const(4)
-# the kernel's reference table and Q30 phase (metrology/kernel.py): viper
-# folds only this module's const() names, so they are restated here and
-# checked against the kernel's at import
-_TAB_BIAS = const(32768)
-_TAB_SIN = const(192)
-_TAB_MASK = const(255)
-_PH_IDX = const(22)
-_PH_FR = const(7)
-_FR_MASK = const(0x7FFF)
-_PH_MASK = const(0x3FFFFFFF)
-if (_TAB_BIAS, _TAB_SIN, _TAB_MASK, _PH_IDX, _PH_FR, _FR_MASK, _PH_MASK) != (
-        K.TAB_BIAS, K.TAB_SIN, K.TAB_MASK, K.PH_IDX, K.PH_FR, K.FR_MASK, K.PH_MASK):
-    raise ImportError("harmonics: reference table layout differs from metrology.kernel's")
 # a target: (unit index << TGT_SHIFT) | channel (array 'H')
 TGT_SHIFT = 3
 TGT_CH = 7
@@ -53,67 +36,6 @@ RS_W = 3
 NH = 40
 EVERY = 5       # analyse one window in 5 of the selected unit's (~1 per second): ~0.3 % CPU
 CAP = 1920      # samples: 10 cycles down to 41.7 Hz (EN 50160 islands: 42.5 Hz), 12 cycles down to 50 Hz
-
-
-@micropython.viper
-def capture(src: ptr32, start: int, end: int, stride: int, off: int, m: int, shift: int, dst: ptr16,
-            pos: int, cap: int) -> int:
-    """Reduce src[i*stride + off] (signed `m`-sign-bit codes) for i in
-    [start, end) into dst[pos..] (int16 via ptr16); returns the new pos
-    (stops at cap)."""
-    rnd = 1 << (shift - 1)
-    i = start
-    while i < end:
-        if pos >= cap:
-            break
-        raw = ((src[i * stride + off] & (m + m - 1)) ^ m) - m
-        dst[pos] = (raw + rnd) >> shift
-        pos += 1
-        i += 1
-    return pos
-
-
-@micropython.viper
-def dft(x: ptr16, n: int, ph0: int, step: int, tab: ptr16, out: ptr32):
-    """out[DFT_RE], out[DFT_IM] (split hi, lo): sum x[j] * cos/sin(ph0 + j*step)
-    (Q30 phase, Q15 interpolated reference), x int16 (read zero-extended, sign
-    restored here). 32-bit safe like the kernel."""
-    m16 = 0xFFFF
-    m32 = (m16 << 16) | m16
-    m30 = _PH_MASK
-    rh = 0
-    rl = 0
-    ih = 0
-    il = 0
-    ph = ph0
-    j = 0
-    while j < n:
-        v = ((x[j] & 0xFFFF) ^ 0x8000) - 0x8000
-        k = ph >> _PH_IDX
-        fr = (ph >> _PH_FR) & _FR_MASK
-        c0 = tab[k] - _TAB_BIAS
-        cv = c0 + (((tab[k + 1] - _TAB_BIAS - c0) * fr) >> 15)
-        k = (k + _TAB_SIN) & _TAB_MASK
-        s0 = tab[k] - _TAB_BIAS
-        sv = s0 + (((tab[k + 1] - _TAB_BIAS - s0) * fr) >> 15)
-        p = v * cv
-        lo2 = (rl + p) & m32
-        rh += p >> 31
-        if uint(lo2) < uint(rl):
-            rh += 1
-        rl = lo2
-        p = v * sv
-        lo2 = (il + p) & m32
-        ih += p >> 31
-        if uint(lo2) < uint(il):
-            ih += 1
-        il = lo2
-        ph = (ph + step) & m30
-        j += 1
-    out[DFT_RE] = rh
-    out[DFT_RE + 1] = rl
-    out[DFT_IM] = ih
-    out[DFT_IM + 1] = il
 
 
 class Harmonics:

@@ -769,3 +769,72 @@ def cycle_ms(st: ptr32, nch: int, cnt: int, out: ptr32):
             out[CM_W * c + k] = q
             k += 1
         c += 1
+
+
+# dft output (array 'i', DFT_W words): split accumulators
+DFT_RE = const(0)       # sum x cos (hi, lo)
+DFT_IM = const(2)       # sum x sin (hi, lo)
+DFT_W = const(4)
+
+
+@micropython.viper
+def capture(src: ptr32, start: int, end: int, stride: int, off: int, m: int, shift: int, dst: ptr16,
+            pos: int, cap: int) -> int:
+    """Harmonics' capture: reduce src[i*stride + off] (signed `m`-sign-bit
+    codes) for i in [start, end) into dst[pos..] (int16 via ptr16) as the
+    kernel reduces them (no calibration delay); returns the new pos (stops at
+    cap)."""
+    rnd = 1 << (shift - 1)
+    i = start
+    while i < end:
+        if pos >= cap:
+            break
+        raw = ((src[i * stride + off] & (m + m - 1)) ^ m) - m
+        dst[pos] = (raw + rnd) >> shift
+        pos += 1
+        i += 1
+    return pos
+
+
+@micropython.viper
+def dft(x: ptr16, n: int, ph0: int, step: int, tab: ptr16, out: ptr32):
+    """Harmonics (metrology/harmonics.py): out[DFT_RE], out[DFT_IM] (split hi,
+    lo) = sum x[j] * cos/sin(ph0 + j*step) (Q30 phase, the kernel's
+    interpolated Q15 reference), x int16 (read zero-extended, sign restored
+    here). 32-bit safe like the kernel."""
+    m16 = 0xFFFF
+    m32 = (m16 << 16) | m16
+    m30 = PH_MASK
+    rh = 0
+    rl = 0
+    ih = 0
+    il = 0
+    ph = ph0
+    j = 0
+    while j < n:
+        v = ((x[j] & 0xFFFF) ^ 0x8000) - 0x8000
+        k = ph >> PH_IDX
+        fr = (ph >> PH_FR) & FR_MASK
+        c0 = tab[k] - TAB_BIAS
+        cv = c0 + (((tab[k + 1] - TAB_BIAS - c0) * fr) >> 15)
+        k = (k + TAB_SIN) & TAB_MASK
+        s0 = tab[k] - TAB_BIAS
+        sv = s0 + (((tab[k + 1] - TAB_BIAS - s0) * fr) >> 15)
+        p = v * cv
+        lo2 = (rl + p) & m32
+        rh += p >> 31
+        if uint(lo2) < uint(rl):
+            rh += 1
+        rl = lo2
+        p = v * sv
+        lo2 = (il + p) & m32
+        ih += p >> 31
+        if uint(lo2) < uint(il):
+            ih += 1
+        il = lo2
+        ph = (ph + step) & m30
+        j += 1
+    out[DFT_RE] = rh
+    out[DFT_RE + 1] = rl
+    out[DFT_IM] = ih
+    out[DFT_IM + 1] = il

@@ -5,7 +5,7 @@ import math
 import micropython
 from array import array
 from metrology import kernel as K
-from metrology.harmonics import capture, dft
+from metrology.kernel import capture, dft
 
 fs = 8000
 n = 4000
