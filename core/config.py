@@ -74,6 +74,7 @@ def _core_schema(n_outlets):
         "network": {
             "dhcp": (bool, None, None, True),
             "http_port": (int, 1, 65535, 8080),
+            "https_port": (int, 0, 65535, 0),            # 0: off (needs a certificate, see firmware/uplinks.py)
             "modbus_port": (int, 1, 65535, 5020),
             "snmp_port": (int, 1, 65535, 1161),
             "mqtt_host": (str, 0, 64, "127.0.0.1"),
@@ -97,7 +98,7 @@ def _core_schema(n_outlets):
 
 
 SCHEMA = _core_schema(N_OUTLETS)
-_PORTS = ("network.http_port", "network.modbus_port", "network.snmp_port")
+_PORTS = ("network.http_port", "network.https_port", "network.modbus_port", "network.snmp_port")
 _TYPE_NAMES = {int: "int", float: "float", bool: "bool", str: "str"}
 
 
@@ -229,7 +230,7 @@ def _cross_check(values, touched):
     for i in range(len(_PORTS)):
         for j in range(i):
             a, b = _PORTS[i], _PORTS[j]
-            if a in values and b in values and values[a] == values[b]:
+            if a in values and b in values and values[a] == values[b] and values[a]:
                 p, q = (a, b) if a in touched or b not in touched else (b, a)
                 errs.append((p, "%s: %r already used by %s" % (p, values[p], q)))
     return errs
