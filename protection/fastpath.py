@@ -2,10 +2,11 @@
 # new frames (every 10 ms), integers only, no allocation.
 #
 # Per outlet (ADS131M04 group buffers, interleaved [v, i1, i2, i3] 24-bit codes):
-#   peak |i| (codes), sum x^2/512 (x = code >> 8), sum v*x/512 (in-phase power),
-#   samples above the flow level, first/last such frame, first frame above the
-#   instantaneous level, and a 1 ms peak envelope for outlets inside a switching
-#   window (inrush shape).
+#   peak |i| (codes), sum x^2/512 (x = code >> 8), a baseline of the mean
+#   in-phase power v*x/512 (residual-current localisation), samples above the
+#   flow level and the first such frame, the first frame above the
+#   instantaneous level, and a 1 ms peak envelope for outlets inside a
+#   switching window (inrush shape).
 # Per group voltage: the age and period of the last positive-going zero
 #   crossing in Q8 samples (zero-cross timed relay switching).
 # Per branch: the sample-wise sum of its outlets' codes (all groups share CLKIN
@@ -27,7 +28,7 @@ from micropython import const
 from array import array
 
 # --- element block (array 'i', EW words per element) -------------------------------
-EW = const(24)
+EW = const(21)
 E_PEAK = const(0)     # max |code| this poll
 E_SQ = const(1)       # sum over the poll of (x*x + 256) >> 9, x = reduced code
 E_N = const(2)        # samples this poll (0: no data)
@@ -44,14 +45,11 @@ E_WSUM = const(12)    # slow window: sum of E_SQ >> 7
 E_WN = const(13)      # slow window: samples
 E_ICNT = const(14)    # consecutive polls above E_INST
 E_IDLY = const(15)    # polls above E_INST before acting (param)
-E_VI = const(16)      # sum of v*x/512 this poll (outlets; signed, read in Python)
-E_FLOWN = const(17)   # samples above E_FLOW this poll
-E_FLOW = const(18)    # flow level, codes (param)
-E_FFIRST = const(19)  # 1 + first frame above E_FLOW (0: none)
-E_EN = const(20)      # 1: news enabled (param)
-E_WPK = const(21)     # slow window: peak
-E_VIB = const(22)     # in-phase power baseline, Q4 per sample, biased by 2^26 (outlets)
-E_LAST = const(23)    # 1 + last frame above E_FLOW (0: none)
+E_FLOWN = const(16)   # samples above E_FLOW this poll
+E_FLOW = const(17)    # flow level, codes (param)
+E_FFIRST = const(18)  # 1 + first frame above E_FLOW (0: none)
+E_EN = const(19)      # 1: news enabled (param)
+E_VIB = const(20)     # in-phase power baseline, Q4 per sample, biased by 2^26 (outlets)
 
 F_PICKUP = const(1)   # above pickup this poll
 F_PU_EDGE = const(2)  # bucket started filling
@@ -64,25 +62,23 @@ F_NEWS = const(62)
 VIB_BIAS = const(0x4000000)
 
 # --- group voltage block ------------------------------------------------------------
-GW = const(8)
+GW = const(7)
 G_PREV = const(0)     # last reduced voltage + 65536
 G_ARM = const(1)
 G_AGE = const(2)      # Q8 samples since the last positive-going zero crossing
 G_PER = const(3)      # Q8 samples per cycle
-G_CNT = const(4)      # crossings seen (wraps at 2^30)
-G_PLO = const(5)      # accepted period range, Q8 (params)
-G_PHI = const(6)
-G_HYST = const(7)     # arming level below zero, reduced codes (param)
+G_PLO = const(4)      # accepted period range, Q8 (params)
+G_PHI = const(5)
+G_HYST = const(6)     # arming level below zero, reduced codes (param)
 
 # --- residual block ----------------------------------------------------------------
-RW = const(8)
+RW = const(6)
 R_SQ = const(0)       # sum (rr*rr + 256) >> 9, rr = r >> 3 clamped to 16 bits
 R_PK = const(1)       # max |r| (ADE codes)
 R_N = const(2)
 R_P1 = const(3)       # sum rr * (V1 >> 12) / 512 (signed)
 R_P2 = const(4)
 R_P3 = const(5)
-R_SH = const(3)
 
 AGE_MAX = const(0x3FFFFFFF)
 
@@ -100,7 +96,6 @@ def outlet_pass(buf: ptr32, n: int, nch: int, st: ptr32, b0: int):
         vi = 0
         first = 0
         ffirst = 0
-        last = 0
         fn = 0
         j = 0
         f = 0
@@ -116,7 +111,6 @@ def outlet_pass(buf: ptr32, n: int, nch: int, st: ptr32, b0: int):
                 pk = a
             if a > flow:
                 fn += 1
-                last = f
                 if ffirst == 0:
                     ffirst = f
                 if a > inst:
@@ -129,12 +123,8 @@ def outlet_pass(buf: ptr32, n: int, nch: int, st: ptr32, b0: int):
         st[b + E_SQ] = sq
         st[b + E_N] = n
         st[b + E_FIRST] = first
-        st[b + E_VI] = vi
         st[b + E_FLOWN] = fn
         st[b + E_FFIRST] = ffirst
-        st[b + E_LAST] = last
-        if pk > st[b + E_WPK]:
-            st[b + E_WPK] = pk
         if n > 0:
             # baseline of the mean in-phase power, Q4, time constant 8 polls
             m = (((vi + (n << 22)) // n) - 0x400000) << 4
@@ -151,7 +141,6 @@ def zc_pass(buf: ptr32, n: int, gs: ptr32, b: int):
     arm = gs[b + G_ARM]
     age = gs[b + G_AGE]
     per = gs[b + G_PER]
-    cnt = gs[b + G_CNT]
     plo = gs[b + G_PLO]
     phi = gs[b + G_PHI]
     hyst = gs[b + G_HYST]
@@ -170,7 +159,6 @@ def zc_pass(buf: ptr32, n: int, gs: ptr32, b: int):
                 per = p
             age = 0 - t
             arm = 0
-            cnt = (cnt + 1) & 0x3FFFFFFF
         prev = v
         f += 1
     age += n << 8
@@ -180,17 +168,16 @@ def zc_pass(buf: ptr32, n: int, gs: ptr32, b: int):
     gs[b + G_ARM] = arm
     gs[b + G_AGE] = age
     gs[b + G_PER] = per
-    gs[b + G_CNT] = cnt
 
 
 @micropython.viper
-def sum_into(buf: ptr32, n: int, mask: int, dst: ptr32, mode: int):
-    """dst[f] (=|+=) sum of the group's current channels in `mask` (bit c: channel c)."""
+def sum_into(buf: ptr32, n: int, mask: int, dst: ptr32, add: int):
+    """dst[f] = (add: dst[f] +) sum of the group's current channels in `mask` (bit c: channel c)."""
     f = 0
     j = 0
     while f < n:
         s = 0
-        if mode:
+        if add:
             s = ((dst[f] & 0xFFFFFFF) ^ 0x8000000) - 0x8000000
         c = 1
         while c < 4:
@@ -234,8 +221,6 @@ def chan_pass(buf: ptr32, n: int, stride: int, off: int, st: ptr32, b: int, shif
     st[b + E_SQ] = sq
     st[b + E_N] = n
     st[b + E_FIRST] = first
-    if pk > st[b + E_WPK]:
-        st[b + E_WPK] = pk
 
 
 @micropython.viper
@@ -366,35 +351,75 @@ def clear_n(st: ptr32, e0: int, e1: int):
         e += 1
 
 
+class GroupPass:
+    """One ADS131M04 group buffer's outlet channels in the poll."""
+
+    def __init__(self, chip, first, channels, zc_word):
+        self.chip = chip              # index of the chip in the acquisition
+        self.first = first            # element index of its first outlet
+        self.channels = channels      # outlets (current channels 1..channels)
+        self.zc_word = zc_word        # its voltage's zero-cross block
+
+
+class BranchTerm:
+    """One group's share of a branch sum: channels in `mask` of chip `chip`."""
+
+    def __init__(self, chip, mask, add):
+        self.chip = chip
+        self.mask = mask
+        self.add = add                # 0: the first term (stores), 1: adds
+
+
+class BranchPass:
+    def __init__(self, word, terms, shift):
+        self.word = word              # the branch element's first word
+        self.terms = terms            # [BranchTerm]
+        self.shift = shift            # code reduction of the sum
+
+
+class EnvCapture:
+    """A slot capturing one outlet's 1 ms peak envelope (inrush shape)."""
+
+    def __init__(self, nbins):
+        self.outlet = 0               # 0: free
+        self.chip = 0
+        self.channel = 0
+        self.sample = 0               # window sample of the next poll's first frame
+        self.env = array("i", bytes(4 * nbins))
+
+
 class FastPath:
     """Preallocated state and the per-poll call order. Elements: the outlets
-    (group order, channel order), then the branches, then the inlet phases."""
+    (group order, channel order), then the branches, then the inlet phases.
+    `blocks` holds EW words per element, `zero_cross` GW words per group
+    voltage, `residual` the RW words of the residual current."""
 
     def __init__(self, desc, acq):
         self.desc = desc
         fs = desc.SAMPLE_RATE
-        self.fs = fs
         names = [a.name for a in acq.adcs]
         outs = []
-        self.gplan = []           # (acq index, first element word, channels, group word)
-        self.groups = []          # group numbers in gs order
+        self.group_passes = []    # [GroupPass] of the chips present
+        self.groups = []          # group numbers in zero_cross order
         self.group_of = {}        # outlet -> group
-        self.group_idx = {}       # group -> index in gs (all groups, present or not)
+        self.group_idx = {}       # group -> index in zero_cross (all groups, present or not)
         self.group_present = {}   # group -> bool
         self.chip_index = {}      # group -> acq index
         gnums = sorted(desc.GROUP_PHASE)
         for g in gnums:
             chip = desc.CHANNELS["G%d-V" % g][0]
-            members = []
+            by_channel = {}       # current channel -> outlet
+            count = 0
             for n in sorted(desc.OUTLETS):
                 if desc.OUTLETS[n]["group"] == g:
-                    members.append((desc.CHANNELS["O%d-I" % n][1], n))
-            members.sort()
-            for k in range(len(members)):
-                if members[k][0] != k + 1:
-                    raise ValueError("protection: group %d outlet channels must be 1..%d" % (g, len(members)))
-            b0 = len(outs) * EW
-            for cc, n in members:
+                    by_channel[desc.CHANNELS["O%d-I" % n][1]] = n
+                    count += 1
+            for ch in range(1, count + 1):     # each of 1..count once
+                if ch not in by_channel:
+                    raise ValueError("protection: group %d outlet channels must be 1..%d" % (g, count))
+            first = len(outs)
+            for ch in range(1, count + 1):
+                n = by_channel[ch]
                 outs.append(n)
                 self.group_of[n] = g
             self.group_idx[g] = len(self.groups)
@@ -404,17 +429,17 @@ class FastPath:
             if present:
                 k = names.index(chip)
                 self.chip_index[g] = k
-                self.gplan.append((k, b0, len(members), self.group_idx[g] * GW))
+                self.group_passes.append(GroupPass(k, first, count, self.group_idx[g] * GW))
         self.outlets = outs
-        self.n_out = len(outs)
-        self.eidx = {}
+        self.n_outlets = len(outs)
+        self.index = {}           # element name (outlet number, branch, phase) -> element index
         for i in range(len(outs)):
-            self.eidx[outs[i]] = i
+            self.index[outs[i]] = i
         # branches
         self.branches = sorted(desc.BRANCHES)
-        self.bplan = []           # (element word, [(acq index, mask, mode)], shift)
-        self.bshift = {}
-        e = self.n_out
+        self.branch_passes = []   # [BranchPass] of the branches whose groups are all present
+        self.branch_shift = {}
+        e = self.n_outlets
         for br in self.branches:
             bo = desc.BRANCHES[br]["outlets"]
             if len(bo) > 15:
@@ -422,8 +447,8 @@ class FastPath:
             sh = 8
             while (1 << (sh - 8)) < len(bo):
                 sh += 1
-            self.bshift[br] = sh
-            self.eidx[br] = e
+            self.branch_shift[br] = sh
+            self.index[br] = e
             terms = []
             ok = True
             for g in gnums:
@@ -435,26 +460,23 @@ class FastPath:
                     if not self.group_present[g]:
                         ok = False
                     else:
-                        terms.append((self.chip_index[g], mask, 1 if terms else 0))
+                        terms.append(BranchTerm(self.chip_index[g], mask, 1 if terms else 0))
             if ok:
-                self.bplan.append((e * EW, terms, sh))
+                self.branch_passes.append(BranchPass(e * EW, terms, sh))
             e += 1
-        self.inlet = acq.ade is not None
         self.phases = ("L1", "L2", "L3")
         for ph in self.phases:
-            self.eidx[ph] = e
+            self.index[ph] = e
             e += 1
-        self.ne = e
-        self.st = array("i", bytes(4 * EW * e))
-        self.gs = array("i", bytes(4 * GW * len(self.groups)))
-        self.rs = array("i", bytes(4 * RW))
+        self.n_elements = e
+        self.blocks = array("i", bytes(4 * EW * e))
+        self.zero_cross = array("i", bytes(4 * GW * len(self.groups)))
+        self.residual = array("i", bytes(4 * RW))
         self.scratch = array("i", bytes(4 * acq.max_frames))
         # outlets' in-window envelopes: a small pool of 1 ms bins
         self.env_bins = 1
-        self.env = []
-        self.env_slots = []       # [outlet (0: free), acq index, channel, window sample, slot]
-        self.have_data = False
-        st = self.st
+        self.captures = []        # [EnvCapture]
+        st = self.blocks
         for i in range(e):
             b = i * EW
             st[b + E_INST] = 0x7FFFFFFF
@@ -465,80 +487,84 @@ class FastPath:
             st[b + E_FLOW] = 0x7FFFFFFF
             st[b + E_IDLY] = 1
             st[b + E_VIB] = VIB_BIAS
+        zc = self.zero_cross
         for g in self.groups:
             b = self.group_idx[g] * GW
-            self.gs[b + G_PREV] = 65536
-            self.gs[b + G_AGE] = AGE_MAX
-            self.gs[b + G_PER] = (fs * 256) // 50
-            self.gs[b + G_PLO] = (fs * 256) // 80
-            self.gs[b + G_PHI] = (fs * 256) // 40
-            self.gs[b + G_HYST] = 200          # ~10 V below zero arms the detector
-        self.n_inlet = 0
-        self.n_group = 0
+            zc[b + G_PREV] = 65536
+            zc[b + G_AGE] = AGE_MAX
+            zc[b + G_PER] = (fs * 256) // 50
+            zc[b + G_PLO] = (fs * 256) // 80
+            zc[b + G_PHI] = (fs * 256) // 40
+            zc[b + G_HYST] = 200          # ~10 V below zero arms the detector
+        self.group_frames = 0     # frames per group chip in the last poll
+        self.inlet_frames = 0     # ADE9000 sets in the last poll
+
+    def word(self, name):
+        """First word of an element's block (outlet number, branch or phase)."""
+        return self.index[name] * EW
 
     def alloc_env(self, nbins, slots):
         self.env_bins = nbins
-        self.env = [array("i", bytes(4 * nbins)) for _ in range(slots)]
-        self.env_slots = [[0, 0, 0, 0, i] for i in range(slots)]
+        self.captures = [EnvCapture(nbins) for _ in range(slots)]
 
     def env_start(self, outlet, start):
         """Capture outlet's 1 ms envelope from window sample `start` of the
         next poll's first frame (negative: the window opens later). Returns
-        the slot list or None when every slot is busy or it has no data."""
+        the EnvCapture or None when every slot is busy or it has no data."""
         g = self.group_of[outlet]
         if not self.group_present[g]:
             return None
-        for sl in self.env_slots:
-            if sl[0] == 0:
-                e = self.env[sl[4]]
+        for cap in self.captures:
+            if cap.outlet == 0:
+                e = cap.env
                 for i in range(len(e)):
                     e[i] = 0
-                sl[0] = outlet
-                sl[1] = self.chip_index[g]
-                sl[2] = self.desc.CHANNELS["O%d-I" % outlet][1]
-                sl[3] = -start
-                return sl
+                cap.outlet = outlet
+                cap.chip = self.chip_index[g]
+                cap.channel = self.desc.CHANNELS["O%d-I" % outlet][1]
+                cap.sample = -start
+                return cap
         return None
 
     def run(self, acq):
         """One poll: every pass, then the buckets. Returns the news count."""
-        st = self.st
+        st = self.blocks
         n = acq.n_group
-        self.n_group = n
+        self.group_frames = n
         if n:
             groups = acq.group
             stalled = acq.stalled
-            for k, b0, nch, gb in self.gplan:
-                if stalled[k]:
-                    clear_n(st, b0 // EW, b0 // EW + nch)
+            for gp in self.group_passes:
+                if stalled[gp.chip]:
+                    clear_n(st, gp.first, gp.first + gp.channels)
                 else:
-                    buf = groups[k]
-                    outlet_pass(buf, n, nch, st, b0)
-                    zc_pass(buf, n, self.gs, gb)
-            for sl in self.env_slots:
-                if sl[0] > 0:
-                    env_pass(groups[sl[1]], n, sl[2], self.env[sl[4]], sl[3], self.env_bins)
-                    sl[3] += n
+                    buf = groups[gp.chip]
+                    outlet_pass(buf, n, gp.channels, st, gp.first * EW)
+                    zc_pass(buf, n, self.zero_cross, gp.zc_word)
+            for cap in self.captures:
+                if cap.outlet > 0:
+                    env_pass(groups[cap.chip], n, cap.channel, cap.env, cap.sample, self.env_bins)
+                    cap.sample += n
             scratch = self.scratch
-            for b, terms, sh in self.bplan:
-                for k, mask, mode in terms:
-                    sum_into(groups[k], n, mask, scratch, mode)
-                chan_pass(scratch, n, 1, 0, st, b, sh)
-                for k, mask, mode in terms:
-                    if stalled[k]:
-                        st[b + E_N] = 0
+            for bp in self.branch_passes:
+                for t in bp.terms:
+                    sum_into(groups[t.chip], n, t.mask, scratch, t.add)
+                chan_pass(scratch, n, 1, 0, st, bp.word, bp.shift)
+                for t in bp.terms:
+                    if stalled[t.chip]:
+                        st[bp.word + E_N] = 0
         else:
-            clear_n(st, 0, self.n_out + len(self.branches))
+            clear_n(st, 0, self.n_outlets + len(self.branches))
         ni = acq.n_inlet
-        self.n_inlet = ni
-        e = self.n_out + len(self.branches)
+        self.inlet_frames = ni
+        e = self.n_outlets + len(self.branches)
         if ni:
             inl = acq.inlet
             chan_pass(inl, ni, 7, 0, st, e * EW, 12)
             chan_pass(inl, ni, 7, 2, st, (e + 1) * EW, 12)
             chan_pass(inl, ni, 7, 4, st, (e + 2) * EW, 12)
-            residual_pass(inl, ni, self.rs)
+            residual_pass(inl, ni, self.residual)
         else:
             clear_n(st, e, e + 3)
-            self.rs[R_N] = 0
-        return step(st, self.ne)
+            self.residual[R_N] = 0
+        return step(st, self.n_elements)

@@ -4,8 +4,8 @@
 #
 # This module owns the switch drivers: every coil pulse runs here (as the
 # caller's coroutine, or as an asyncio task for protection's immediate opens).
-# With a protection engine attached (protection/engine.py sets
-# `outlets.protection`), every command goes through it:
+# With a protection engine attached (attach_protection(), called by
+# Protection.attach), every command goes through it:
 #   permit(n, on, who)       latched / lockout / cooldown / too hot / branch limit
 #   switch_delay_us(n, on)   zero-cross timing of relay contacts
 #   begin_switch(...)        opens the verification and inrush windows
@@ -30,11 +30,18 @@ class Outlets:
         self.commanded = {n: False for n in switches}
         for n, s in switches.items():
             self.commanded[n] = bool(s.commanded)
-        self.protection = None
-        self.groups = groups or {"all": sorted(switches)}   # name -> outlets (protection adds G/B/L)
+        self.protection = None    # the protection engine once attached
+        self.groups = groups or {"all": sorted(switches)}   # name -> outlets
         self._op = {n: 0 for n in switches}
         self._refused = False
         self.held = None          # fail-safe: why every switch-on is refused (None: not held)
+
+    def attach_protection(self, protection, groups=None):
+        """Every command from now on goes through `protection` (see above);
+        `groups`: name -> outlets (all, G1.., B1.., L1..) replacing the default."""
+        self.protection = protection
+        if groups is not None:
+            self.groups = groups
 
     def hold(self, reason):
         """Refuse every switch-on from now on, leaving outlets as they are (the
@@ -42,7 +49,7 @@ class Outlets:
         self.held = reason
 
     def count_on(self):
-        return sum(1 for n, s in self.switches.items() if s.feedback())
+        return sum(1 for s in self.switches.values() if s.feedback())
 
     def _next_op(self, n):
         self._op[n] += 1

@@ -94,8 +94,10 @@ def _spec(n_outlets):
         spec[PREFIX + k] = v
     for n in range(1, n_outlets + 1):
         for k, v in OUTLET_FIELDS.items():
-            d = v[3] if v[3] is not None else 250 * (n - 1)
-            spec["outlets.%d.%s" % (n, k)] = (v[0], v[1], v[2], d)
+            typ, lo, hi, default = v
+            if default is None:   # a default that depends on the outlet
+                v = (typ, lo, hi, 250 * (n - 1))
+            spec["outlets.%d.%s" % (n, k)] = v
     return spec
 
 
@@ -147,8 +149,9 @@ class Settings:
         self.audit = audit
         self.config = None
         self.values = {}
-        for p, s in self.spec.items():
-            self.values[p] = s[3]
+        for p, field in self.spec.items():
+            typ, lo, hi, default = field
+            self.values[p] = default
         if config is not None:
             have = config.spec
             if all(p in have for p in self.spec):
@@ -166,7 +169,8 @@ class Settings:
         self.listeners = []  # fn(diff) after a change set is applied
         if values:
             # initial values (e.g. a test rig's): validated like any change, not logged
-            self.values = self.validate(values)[0]
+            new, flat = self.validate(values)
+            self.values = new
 
     def __getitem__(self, name):
         """s["outlet_pickup_a"] (protection field) or s["outlets.3.priority"]."""
@@ -243,8 +247,9 @@ class Settings:
         mine = {}
         for p in diff:
             if p in self.spec:
+                old, new = diff[p]
                 mine[p] = diff[p]
-                self.values[p] = diff[p][1]
+                self.values[p] = new
         if mine:
             for fn in self.listeners:
                 fn(mine)

@@ -23,7 +23,9 @@
 #           no current but feedback closed, at window end   -> open_failed
 #   no current measurement (chip absent/stalled): feedback alone, ok or unknown.
 # welded, open_failed and unknown lock the outlet out (the state after them is
-# uncertain); close_failed is reported and the outlet stays off.
+# uncertain); close_failed is reported and the outlet stays off. The windows
+# and verdicts are protection/verify.py's.
+import time
 import asyncio
 from core import codes
 from core.acquisition import POLL_MS
@@ -34,10 +36,21 @@ OPEN_FAILED = "open_failed"
 WELDED = "welded"
 UNKNOWN = "unknown"
 
-VERDICT_CODES = {CLOSE_FAILED: (codes.EV_CLOSE_FAILED, codes.SEV_ALARM, "none"),
-                 OPEN_FAILED: (codes.EV_OPEN_FAILED, codes.SEV_ALARM, "lockout"),
-                 WELDED: (codes.EV_WELDED, codes.SEV_CRITICAL, "lockout"),
-                 UNKNOWN: (codes.EV_SWITCH_UNKNOWN, codes.SEV_ALARM, "lockout")}
+
+
+class FailedVerdict:
+    """How a failed switching is logged and what it does to the outlet."""
+
+    def __init__(self, code, severity, action):
+        self.code = code
+        self.severity = severity
+        self.action = action      # "lockout" | "none"
+
+
+FAILED = {CLOSE_FAILED: FailedVerdict(codes.EV_CLOSE_FAILED, codes.SEV_ALARM, "none"),
+          OPEN_FAILED: FailedVerdict(codes.EV_OPEN_FAILED, codes.SEV_ALARM, "lockout"),
+          WELDED: FailedVerdict(codes.EV_WELDED, codes.SEV_CRITICAL, "lockout"),
+          UNKNOWN: FailedVerdict(codes.EV_SWITCH_UNKNOWN, codes.SEV_ALARM, "lockout")}
 
 
 def zero_cross_delay_us(age_q8, per_q8, since_us, fs, angle_deg, actuation_ms, margin_us=300):
@@ -57,14 +70,24 @@ def zero_cross_delay_us(age_q8, per_q8, since_us, fs, angle_deg, actuation_ms, m
 
 
 class Sequence:
-    """A running power-up sequence (abort is set by the engine on an abnormal
-    inrush or a trip of one of its outlets)."""
+    """A running power-up sequence; the engine stops it on an abnormal inrush,
+    a trip or a failed switching of one of its outlets."""
 
-    def __init__(self, outlets, who):
+    def __init__(self, outlets):
         self.outlets = list(outlets)
-        self.who = who
-        self.abort = None
+        self.abort = None         # why it stopped (None: running)
         self.started = []
+
+    def involves(self, n):
+        """Would something on outlet n stop this (still running) sequence?"""
+        return not self.abort and n in self.outlets
+
+    def stop_for(self, n, reason):
+        """Stop because of outlet n, if it is one of ours. True when stopped."""
+        if self.involves(n):
+            self.abort = reason
+            return True
+        return False
 
 
 async def power_on_sequence(outs, prot, outlets, stagger_ms, who, delays=None):
@@ -76,8 +99,8 @@ async def power_on_sequence(outs, prot, outlets, stagger_ms, who, delays=None):
     clock = outs.clock
     ev = outs.events
     budget = prot.settings["seq_max_concurrent"]
-    seq = Sequence(outlets, who)
-    prot.seq = seq
+    seq = Sequence(outlets)
+    prot.begin_sequence(seq)
     ev.emit(codes.EV_SEQ_START, codes.SEV_INFO, "outlets",
             {"count": len(seq.outlets), "stagger_ms": stagger_ms, "budget": budget, "who": who}, "switched")
     if delays is True:          # the configured per-outlet power-on delays
@@ -90,7 +113,6 @@ async def power_on_sequence(outs, prot, outlets, stagger_ms, who, delays=None):
     t0 = clock.ticks_ms()
     last = None
     tasks = []
-    import time
     for n in seq.outlets:
         if seq.abort:
             break
@@ -116,7 +138,7 @@ async def power_on_sequence(outs, prot, outlets, stagger_ms, who, delays=None):
             await t
         except Exception:
             pass
-    prot.seq = None
+    prot.end_sequence()
     if seq.abort:
         ev.emit(codes.EV_SEQ_ABORT, codes.SEV_WARNING, "outlets",
                 {"started": len(seq.started), "count": len(seq.outlets), "reason": seq.abort, "who": who},

@@ -7,12 +7,13 @@ import json
 import time
 import asyncio
 import micropython
+from protection.fastpath import E_ACC, E_FL
 from tests.mp.prot_rig import Rig
 
 rig = Rig(loads={1: {"kind": "psu", "irms": 2.0}, 5: {"kind": "resistive", "irms": 8.0},
                  12: {"kind": "smps", "irms": 1.0}, 22: {"kind": "resistive", "irms": 3.0}})
 prot = rig.prot
-fp = prot.fp
+fp = prot.fastpath
 acq = rig.pdu.acq
 
 
@@ -25,9 +26,9 @@ async def main():
     rig.stop()
 
 asyncio.run(main())
-res = {"open_windows": len(prot.vlist) + len(prot.ilist), "n_group": acq.n_group, "n_inlet": acq.n_inlet}
-b5 = fp.eidx[5] * 24
-acc0 = fp.st[b5 + 7]
+res = {"open_windows": len(prot.verification.open_windows) + len(prot.inrush.open_windows), "n_group": acq.n_group, "n_inlet": acq.n_inlet}
+b5 = fp.word(5)
+acc0 = fp.blocks[b5 + E_ACC]
 N = 200
 errs = []
 for what in ("fastpath", "consume"):
@@ -38,7 +39,7 @@ for what in ("fastpath", "consume"):
             if what == "fastpath":
                 fp.run(acq)
             else:
-                prot.slow_cnt = 0
+                prot.slow_polls = 0
                 prot.consume(acq)
         dt = time.ticks_diff(time.ticks_us(), t0)
     except MemoryError as e:
@@ -48,7 +49,7 @@ for what in ("fastpath", "consume"):
     res[what + "_us_per_poll"] = dt / N
 res["alloc_errors"] = errs
 res["prot_errors"] = prot.errors
-res["bucket_grew"] = fp.st[b5 + 7] > acc0
-res["flags5"] = fp.st[b5 + 10]
+res["bucket_grew"] = fp.blocks[b5 + E_ACC] > acc0
+res["flags5"] = fp.blocks[b5 + E_FL]
 res["overruns"] = acq.overruns()
 print(json.dumps(res))

@@ -54,7 +54,7 @@ async def handle(reader, writer):
             line = await reader.readline()
             if not line:
                 break
-            o = prot.o[4]
+            o = prot.outlet_state[4]
             writer.write(b'{"req":%d,"o4":"%s","polls":%d,"energising":%d}\n'
                          % (stats["req"], o.state, prot.polls, prot.energising()))
             await writer.drain()
@@ -100,7 +100,7 @@ async def phase(tag, k0):
         lat.append(None if e is None else e["plant_n"] - s0)
         # the board's present at the decision (includes the poll's processing)
         latb.append(None if e is None else e["board_us"] * 8 // 1000 - s0)
-        while prot.o[4].vw is not None:          # the open is verified
+        while prot.outlet_state[4].verify is not None:          # the open is verified
             await asyncio.sleep_ms(10)
         plant.clear_fault(4)
         ok = prot.reset(4, "loadtest")
@@ -111,7 +111,7 @@ async def phase(tag, k0):
         await pdu.outlets.set(4, True, "loadtest")
         await asyncio.sleep_ms(150)
     dt = time.ticks_diff(time.ticks_ms(), t0)
-    others = [d[1] for d in prot.decisions[tr0:] if d[1] != "O4"] if len(prot.decisions) > tr0 else []
+    others = [d.element for d in prot.decisions[tr0:] if d.element != "O4"] if len(prot.decisions) > tr0 else []
     return {"phase": tag, "latency_samples": lat, "latency_board_samples": latb,
             "resets_refused": resets_refused[0], "refusals": refusals, "other_decisions": others, "max_gap_us": gap["max"],
             "mean_gap_us": gap["sum"] // gap["n"] if gap["n"] else 0,

@@ -36,7 +36,7 @@ async def inrush_psu(r):
     await r.until(0.5)
     r.cmd(1, True)
     await r.until(1.0)
-    emit("inrush_psu", r, fb=r.pdu.switches[1].feedback(), state=r.prot.o[1].state)
+    emit("inrush_psu", r, fb=r.pdu.switches[1].feedback(), state=r.prot.outlet_state[1].state)
 
 
 # 2. the same load with zero-cross timed closing (the default): contacts close
@@ -56,7 +56,7 @@ async def overload_2x(r):
     await r.until(1.0)
     r.plant.fault(5, "overload", factor=4.0)     # 8 A -> 32 A = 2 x 16 A
     await r.until(12.5)
-    emit("overload_2x", r, all=all_events(r), state=r.prot.o[5].state, onset=r.plant.n and 8000,
+    emit("overload_2x", r, all=all_events(r), state=r.prot.outlet_state[5].state, onset=r.plant.n and 8000,
          fb=r.pdu.switches[5].feedback())
 
 
@@ -68,7 +68,7 @@ async def short_latch(r):
         await r.until(0.2 if n == 1 else 0.4)
     r.plant.schedule(1.0037, "fault", 4, "short", ipk=300.0)
     await r.until(1.5)
-    st1 = r.prot.o[4].state
+    st1 = r.prot.outlet_state[4].state
     r.cmd(4, True, "bob")
     await r.until(1.7)
     r.plant.clear_fault(4)
@@ -82,7 +82,7 @@ async def short_latch(r):
          audit=[[a["who"], a["what"], a["result"]] for a in aud if a["what"].startswith("reset")],
          commands=[[a["who"], a["what"], a["result"]] for a in aud if a["what"].startswith("outlet")],
          fb=r.pdu.switches[4].feedback(),
-         fb1=r.pdu.switches[1].feedback(), state=r.prot.o[4].state)
+         fb1=r.pdu.switches[1].feedback(), state=r.prot.outlet_state[4].state)
 
 
 # 6. 24 outlets powered up with the inrush budget (worst-case closing angle)
@@ -112,7 +112,7 @@ async def shedding(r):
     await r.until(12.0)
     r.cmd(3, True, "carol")
     await r.until(12.5)
-    emit("shedding", r, states={n: r.prot.o[n].state for n in (1, 2, 3, 4)},
+    emit("shedding", r, states={n: r.prot.outlet_state[n].state for n in (1, 2, 3, 4)},
          fb={n: r.pdu.switches[n].feedback() for n in (1, 2, 3, 4)})
 
 
@@ -128,7 +128,7 @@ async def weld(r):
     ok = r.prot.reset(7, "alice")
     await r.until(2.2)
     aud, _ = r.pdu.audit.since(0, 100)
-    emit("weld", r, t_off=t_off, state=r.prot.o[7].state, reset_ok=ok,
+    emit("weld", r, t_off=t_off, state=r.prot.outlet_state[7].state, reset_ok=ok,
          audit=[[a["who"], a["what"], a["result"]] for a in aud if a["what"].startswith("reset")],
          commands=[[a["who"], a["what"], a["result"]] for a in aud if a["what"].startswith("outlet")])
 
@@ -142,7 +142,7 @@ async def ssr_derate(r):
     while r.t() < 12.0:
         await r.until(r.t() + 1.0)
         ntc.append([r.clock.ticks_ms(), r.plant.ntc_temp("ntc4")])
-    emit("ssr_derate", r, ntc=ntc, state=r.prot.o[21].state, fb=r.pdu.switches[21].feedback())
+    emit("ssr_derate", r, ntc=ntc, state=r.prot.outlet_state[21].state, fb=r.pdu.switches[21].feedback())
 
 
 # 10. residual current: a short excursion (switching edge) is ignored
@@ -167,7 +167,7 @@ async def rcm_leak(r):
     r.cmd(11, True, "dave")
     await r.until(2.3)
     emit("rcm_leak", r, fb={n: r.pdu.switches[n].feedback() for n in (1, 10, 11, 19)},
-         state=r.prot.o[11].state)
+         state=r.prot.outlet_state[11].state)
 
 
 # 12. retry storm: a client hammering switch-on after trips is held off by
@@ -182,8 +182,8 @@ async def storm(r):
         r.cmd(8, True, "client")
         attempts += 1
     await r.until(12.5)
-    emit("storm", r, attempts=attempts, state=r.prot.o[8].state,
-         actuations=r.pdu.switches[8].actuations, pending_suppressed=r.prot.o[8].suppressed)
+    emit("storm", r, attempts=attempts, state=r.prot.outlet_state[8].state,
+         actuations=r.pdu.switches[8].actuations, pending_suppressed=r.prot.outlet_state[8].suppressed)
 
 
 # 13. automatic re-close after the cooldown, limited by retry_max
@@ -192,7 +192,7 @@ async def autoretry(r):
     await r.until(0.5)
     r.plant.fault(9, "overload", factor=8.0)
     await r.until(9.0)
-    emit("autoretry", r, state=r.prot.o[9].state)
+    emit("autoretry", r, state=r.prot.outlet_state[9].state)
 
 
 # 14. selectivity: a short behind an outlet trips only that outlet; with its
@@ -207,7 +207,7 @@ async def selectivity(r):
     r.plant.schedule(2.0013, "fault", 5, "short", ipk=300.0)
     await r.until(2.5)
     emit("selectivity", r, fb={n: r.pdu.switches[n].feedback() for n in (2, 4, 5, 7)},
-         states={n: r.prot.o[n].state for n in (2, 4, 5, 7)})
+         states={n: r.prot.outlet_state[n].state for n in (2, 4, 5, 7)})
 
 
 # 15. failed switching: close failed (stuck open), open failed (welded, no
@@ -232,8 +232,8 @@ async def failures(r):
     tw.feedback_pin.drive = lambda v: None
     r.cmd(14, True)
     await r.until(2.0)
-    emit("failures", r, states={n: r.prot.o[n].state for n in (12, 13, 14, 22)},
-         causes={n: r.prot.o[n].cause for n in (12, 13, 14, 22)})
+    emit("failures", r, states={n: r.prot.outlet_state[n].state for n in (12, 13, 14, 22)},
+         causes={n: r.prot.outlet_state[n].cause for n in (12, 13, 14, 22)})
 
 
 # 16. a sequence stops on an abnormal signature (a capacitor inrush still not

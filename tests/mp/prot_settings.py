@@ -3,18 +3,19 @@
 # neither the values nor the engine's integer thresholds.
 import json
 from core.config import ConfigError
-from protection.fastpath import E_IPU, E_KQ, E_INST, EW
+from protection.fastpath import E_IPU, E_KQ, E_INST
 from tests.mp.prot_rig import Rig
 
 rig = Rig(metro=False)
 s = rig.settings
-fp = rig.prot.fp
-b5 = fp.eidx[5] * EW
-bb1 = fp.eidx["B1"] * EW
+fp = rig.prot.fastpath
+b5 = fp.word(5)
+bb1 = fp.word("B1")
 
 
 def snap():
-    return [fp.st[b5 + E_IPU], fp.st[b5 + E_KQ], fp.st[b5 + E_INST], fp.st[bb1 + E_KQ]]
+    blocks = fp.blocks
+    return [blocks[b5 + E_IPU], blocks[b5 + E_KQ], blocks[b5 + E_INST], blocks[bb1 + E_KQ]]
 
 
 cases = [

@@ -1,0 +1,16 @@
+# Event values as protection logs them (every part uses this one helper).
+from core import codes
+
+
+def rounded(vals, code=None):
+    """Values for the log: floats rounded; values outside the code's numeric
+    schema (kept as "k=v" text in the FRAM record) as compact text."""
+    nums = codes.EVENT_VALUES.get(code, codes.DEFAULT_VALUES)[0] if code is not None \
+        else codes.DEFAULT_VALUES[0]
+    named = [k for k, t in nums]
+    out = {}
+    for k, v in vals.items():
+        if type(v) is float:
+            v = round(v, 3) if k in named else "%.4g" % v
+        out[k] = v
+    return out
