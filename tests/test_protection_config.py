@@ -1,15 +1,10 @@
 """Protection settings are part of the persisted, validated config store."""
-import os
-
 from mputil import run_mp_json
 
 
-def test_protection_settings_persist_and_are_validated():
-    try:
-        os.remove("/tmp/prot_config_fram.bin")
-    except FileNotFoundError:
-        pass
-    r = run_mp_json(script="tests/mp/prot_config.py")[0]
+def test_protection_settings_persist_and_are_validated(tmp_path):
+    fram = tmp_path / "prot_config_fram.bin"      # this test's own FRAM image, fresh
+    r = run_mp_json(script="tests/mp/prot_config.py", args=[fram])[0]
     assert r["in_store"] is True
     assert r["before"] == 16.0
     assert r["bad"].startswith("protection.outlet_pickup_a: 99.0 not in")

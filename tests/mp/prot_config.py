@@ -1,10 +1,13 @@
 # Protection settings live in the config store (FRAM): a validated change
 # survives a reboot; an out-of-range one is refused naming the field.
+# Usage: prot_config.py FRAM_FILE (a fresh path: the test's own temporary file)
+import sys
 import json
 from sim.pdu import sim_pdu
 from core.config import ConfigError
 
-pdu = sim_pdu("sim24", virtual=True, power_on="none", fram_file="/tmp/prot_config_fram.bin")
+FRAM_FILE = sys.argv[1]
+pdu = sim_pdu("sim24", virtual=True, power_on="none", fram_file=FRAM_FILE)
 s = pdu.prot_settings
 before = s["outlet_pickup_a"]
 try:
@@ -24,7 +27,7 @@ pdu.board.twins["fram"].close()
 del pdu, s
 import gc
 gc.collect()
-pdu2 = sim_pdu("sim24", virtual=True, power_on="none", fram_file="/tmp/prot_config_fram.bin")
+pdu2 = sim_pdu("sim24", virtual=True, power_on="none", fram_file=FRAM_FILE)
 print(json.dumps({"in_store": in_store, "grading": grading, "before": before, "bad": bad,
                   "after_reboot": pdu2.prot_settings["outlet_pickup_a"],
                   "prio_after_reboot": pdu2.prot_settings.priority(5),
