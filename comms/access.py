@@ -450,8 +450,9 @@ class Access:
                 self._log("other", "access", "access store %s: setup mode" % "; ".join(
                     "%s %s" % (t, w) for t, _, w in bad), "failed")
             else:
+                # a new device: no store was ever written. Not a fault, so not
+                # audited (a damaged store is, above)
                 self.boot_state = "setup"
-                self._log("other", "access", "access store missing: setup mode", "failed")
             return self.boot_state
         docs.sort(key=lambda x: x[0])
         gen, tag, doc = docs[-1]
