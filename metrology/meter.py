@@ -373,8 +373,7 @@ class Metrology:
                 taus = [0.0] * len(taus)
             tmax = max(taus)
             for c in range(u.nch):
-                g, off, _ = u.cal(c)
-                u.set_cal(c, g, off, tmax - taus[c])
+                u.set_delay(c, tmax - taus[c])
             u.apply_calibration()
             if mark:
                 # a reported channel without coefficients, and every reported

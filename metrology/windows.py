@@ -314,11 +314,9 @@ class Unit:
         fv[_F_OFF * n + c] = offset
         fv[_F_DLY * n + c] = delay
 
-    def cal(self, c):
-        """(gain, offset, delay) of channel c."""
-        fv = self._fv
-        n = self.nch
-        return fv[_F_GAIN * n + c], fv[_F_OFF * n + c], fv[_F_DLY * n + c]
+    def set_delay(self, c, delay):
+        """Channel c's delay alone (samples, >= 0, relative within the unit)."""
+        self._fv[_F_DLY * self.nch + c] = delay
 
     def apply_calibration(self):
         """Push the channels' gain/offset/delay (set_cal) into the kernel and the maths.
