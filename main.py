@@ -5,4 +5,4 @@ BOARD = "h743_24"
 from boardconfig.board import open_board  # noqa: E402
 from firmware.boot import Pdu  # noqa: E402
 
-Pdu(open_board(BOARD), console=print).run()
+Pdu(open_board(BOARD), console=print, listen="config").run()

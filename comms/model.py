@@ -24,7 +24,7 @@ PROT_STATES = ("normal", "pickup", "derate", "tripped", "latched", "cooldown", "
 
 class Model:
     def __init__(self, *, desc, clock, snapshot, events, health, acq, outlets, protection, config,
-                 cal, records, supervisor, env, boot_count, fw_version, serial=None):
+                 cal, records, supervisor, env, boot_count, fw_version, audit=None, serial=None):
         self.desc = desc
         self.clock = clock
         self.snapshot = snapshot
@@ -38,6 +38,7 @@ class Model:
         self._records = records
         self._supervisor = supervisor
         self._env = env
+        self._audit = audit
         self.boot_count = boot_count
         self.fw_version = fw_version
         self.serial = serial or desc.NAME.upper() + "-0001"
@@ -195,7 +196,7 @@ class Model:
             state = "latched"
         elif state == "normal" and st.get("derated"):
             state = "derate"
-        elif state == "normal" and st.get("t_est") is not None:
+        elif state == "normal" and st.get("pickup"):
             state = "pickup"
         last = st.get("last_trip")
         return {"state": state, "reason": st.get("cause"), "allow_a": _r(st.get("allow_a")),
@@ -235,6 +236,13 @@ class Model:
                 if len(out) >= limit:
                     break
         return out, missed, cur
+
+    def audit_since(self, seq, limit=EVENTS_MAX):
+        """(entries, missed, next cursor) of the audit log after `seq`."""
+        ents, missed = self._audit.since(seq, min(limit, EVENTS_MAX))
+        out = [{"seq": a["seq"], "timestamp_utc": _iso(a["utc_ms"]), "time_valid": a["time_valid"],
+                "kind": a["kind"], "who": a["who"], "what": a["what"], "result": a["result"]} for a in ents]
+        return out, missed, (ents[-1]["seq"] if ents else seq)
 
     def last_seq(self):
         return self.events.next_seq - 1
@@ -276,6 +284,69 @@ class Model:
                 "time_valid": c["time_valid"], "fixture": c["fixture"], "channels": len(c["coeffs"]),
                 "rollback_of": c["rollback_of"], "previous_version": None if prev is None else prev["version"]}
 
+    # --- event counters ---------------------------------------------------------------------
+    def event_counts(self):
+        """{"info": n, "notice": n, "warning": n, "alarm": n, "critical": n,
+        "missed": m}: events logged since this boot by severity; "missed" counts
+        events that left the ring before they were counted. Incremental: a call
+        reads only the events after the previous call's cursor (event log cursor
+        reads, nothing hung on events.listeners). The first call finds where
+        this boot starts: the newest "boot" event, plus the device bring-up
+        events logged just before it in the same boot (at most
+        BOOT_BRINGUP_MS older by the tick clock, their tick and UTC distances
+        to the boot event agreeing within 50 ms)."""
+        if getattr(self, "_evc", None) is None:
+            self._evc = {"info": 0, "notice": 0, "warning": 0, "alarm": 0, "critical": 0, "missed": 0}
+            self._evc_cur = self._boot_cursor()
+        c = self._evc
+        while True:
+            evs, m = self.events.since(self._evc_cur, EVENTS_PAGE)
+            c["missed"] += m
+            if not evs:
+                break
+            for e in evs:
+                s = e["severity"]
+                c[s] = c.get(s, 0) + 1
+            self._evc_cur = evs[-1]["seq"]
+        return dict(c)
+
+    def _boot_cursor(self):
+        # The cursor just before this boot's first event (see event_counts).
+        ev = self.events
+        top = ev.next_seq - 1
+        boot = None
+        while top > 0 and boot is None:
+            lo = top - EVENTS_PAGE if top > EVENTS_PAGE else 0
+            evs, missed = ev.since(lo, top - lo)
+            for k in range(len(evs) - 1, -1, -1):
+                if evs[k]["event"] == "boot":
+                    boot = evs[k]
+                    break
+            if boot is None:
+                if missed or not evs:
+                    # this boot's start left the ring: count from the oldest event kept
+                    return evs[0]["seq"] - 1 if evs else top
+                top = lo
+        if boot is None:
+            return 0
+        b = boot["seq"]
+        start = b - 1
+        if start < 1:
+            return 0
+        lo = start - EVENTS_PAGE if start > EVENTS_PAGE else 0
+        evs, _ = ev.since(lo, start - lo)
+        for k in range(len(evs) - 1, -1, -1):
+            e = evs[k]
+            dt = time.ticks_diff(boot["ticks_ms"], e["ticks_ms"])
+            if not (0 <= dt <= BOOT_BRINGUP_MS and abs(boot["utc_ms"] - e["utc_ms"] - dt) <= 50) \
+                    or e["seq"] != start:
+                break
+            start -= 1
+        return start
+
+
+EVENTS_PAGE = 32          # events per cursor read in event_counts()
+BOOT_BRINGUP_MS = 10000   # device bring-up logged before the boot event, at most this much earlier
 
 _QUNIT = dict(QUANTITIES)
 _SEV = ("info", "notice", "warning", "alarm", "critical")

@@ -44,6 +44,7 @@ ROUTES = (
     ("GET", "/api/v1/sensors", READ, "sensors"),
     ("GET", "/api/v1/events", READ, "events"),
     ("GET", "/api/v1/records", READ, "records"),
+    ("GET", "/api/v1/audit", USERS, "audit"),
     ("GET", "/api/v1/settings", READ, "settings"),
     ("PATCH", "/api/v1/settings", SETTINGS, "settings_update"),
     ("GET", "/api/v1/users", USERS, "users"),
@@ -307,6 +308,20 @@ class Api:
             missed, cur, self.model.last_seq()))
         for i in range(len(evs)):
             await resp.write(("" if i == 0 else ", ") + json.dumps(evs[i]))
+        await resp.write("]}")
+        await resp.end()
+
+    async def h_audit(self, req, resp, ident, params, body):
+        q = req.query
+        since = _int(q.get("since", "0"), 0, 1 << 62)
+        limit = _int(q.get("limit", str(EVENTS_PAGE)), 1, 200)
+        if since is None or limit is None:
+            return await error(resp, 400, "since: a sequence id >= 0; limit: 1..200")
+        ents, missed, cur = self.model.audit_since(since, limit)
+        await resp.start("application/json")
+        await resp.write('{"missed": %d, "next": %d, "entries": [' % (missed, cur))
+        for i in range(len(ents)):
+            await resp.write(("" if i == 0 else ", ") + json.dumps(ents[i]))
         await resp.write("]}")
         await resp.end()
 

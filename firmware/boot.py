@@ -32,6 +32,7 @@ from core.health import Health
 from firmware.devices import Devices
 from firmware.stores import Stores
 from firmware.supervisor import Supervisor, WDT_TIMEOUT_MS
+from firmware.uplinks import Uplinks, default_listen
 from metrology.meter import Metrology
 from metrology.selfcheck import SelfCheck
 from protection.engine import Protection
@@ -48,8 +49,9 @@ class Pdu:
     does both steps for the simulation)."""
 
     def __init__(self, board, *, clock=None, console=None, power_on="all", stagger_ms=250,
-                 prot_values=None):
+                 prot_values=None, listen=None):
         self.board = board
+        self.fw_version = FW_VERSION
         self.clock = clock or RealClock()
         self.console = console
         self.power_on = power_on
@@ -67,6 +69,7 @@ class Pdu:
         self._stores()
         self._metrology()
         self._protection(prot_values)
+        self._uplinks(listen)
         self.supervisor.on_failsafe.append(self.outlets.hold)
         if board.reset_cause() == "watchdog":
             self.events.emit(codes.EV_WATCHDOG_RESET, codes.SEV_ALARM, "system",
@@ -87,7 +90,7 @@ class Pdu:
         self.stores = st
         self.audit, self.bootinfo, self.boot_count = st.audit, st.bootinfo, st.boot_count
         self.config, self.cal, self.energy = st.config, st.cal, st.energy
-        self.records, self.sntp = st.records, st.sntp
+        self.records, self.sntp, self.access = st.records, st.sntp, st.access
 
     def _metrology(self):
         desc = self.board.desc
@@ -114,6 +117,14 @@ class Pdu:
         self.protection.attach(self.acq)
         self.acq.label_consumers("protection")
 
+    def _uplinks(self, listen):
+        # the management plane and its servers: uplinks see only the model,
+        # the command service and the access store (firmware/uplinks.py).
+        # listen: "config" (the MCU: configured ports), a dict, or None (none)
+        if listen == "config":
+            listen = default_listen(self.config, self.stores.fs)
+        self.uplinks = Uplinks(self, listen or {})
+
     def _services(self):
         """Step 5, at start(): the task table, every task under the supervisor
         (firmware/supervisor.py). Uplinks (comms/) join it here."""
@@ -129,6 +140,8 @@ class Pdu:
             table.append(("sntp", lambda: self.sntp.run(self.config["time.sntp_interval_s"]), False, None))
         if self.console is not None:
             table.append(("status", self._status, False, None))
+        for name, f in self.uplinks.tasks():
+            table.append((name, f, False, None))
         tasks = [asyncio.create_task(sup.guard(name, f, critical=crit, stage=stage))
                  for name, f, crit, stage in table]
         wdt = self.board.watchdog(WDT_TIMEOUT_MS)
@@ -249,6 +262,7 @@ class Pdu:
             await asyncio.sleep_ms(int(duration_s * 1000))
         for t in self.tasks:
             t.cancel()
+        self.uplinks.close()
 
     def run(self, duration_s=None):
         asyncio.run(self.main(duration_s))

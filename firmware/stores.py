@@ -9,6 +9,7 @@ from core.config import Config, make_schema
 from core.energy import Energy
 from core.records import Records
 from core.timesync import Sntp, BootInfo
+from comms.access import Access
 from metrology.meter import output_channels
 from protection.settings import SCHEMA as PROTECTION_SCHEMA
 
@@ -39,15 +40,20 @@ class Stores:
         self.energy = Energy(fram, energy_chans, clock, events)
         self.energy.load()
         self.records = None
+        self.fs = None
         self.record_channels = rch = record_channels(chans, desc)
         try:
-            self.records = Records(_record_fs(board, health), rch, clock=clock, energy=self.energy,
+            self.fs = _record_fs(board, health)
+            self.records = Records(self.fs, rch, clock=clock, energy=self.energy,
                                    config=self.config, events=events)
             if clock.time_valid:
                 self.records.resume(clock.utc_ms() // 1000)
         except Exception as e:
             health.add("flash", "records", None, e)
         self.sntp = Sntp(clock, events, host=self.config["time.sntp_server"])
+        # users, tokens and uplink credentials: a file on the record flash; in
+        # RAM (set up again after each boot) when the flash failed
+        self.access = Access(self.fs if self.fs is not None else _ram_fs(), clock, self.audit)
 
 
 def _record_fs(board, health):
@@ -60,6 +66,40 @@ def _record_fs(board, health):
         fs = vfs.VfsLfs2(bdev)
     health.add("flash", "records", bdev)
     return fs
+
+
+def _ram_fs():
+    import vfs
+    bdev = RamBlockDev(64)
+    vfs.VfsLfs2.mkfs(bdev)
+    return vfs.VfsLfs2(bdev)
+
+
+class RamBlockDev:
+    """A small littlefs block device in RAM: the access store's stand-in when
+    the record flash failed (64 x 512 B)."""
+    BS = 512
+
+    def __init__(self, n):
+        self.n = n
+        self.buf = bytearray(n * self.BS)
+
+    def readblocks(self, block, buf, off=0):
+        a = block * self.BS + off
+        buf[:] = self.buf[a:a + len(buf)]
+
+    def writeblocks(self, block, buf, off=None):
+        a = block * self.BS + (off or 0)
+        self.buf[a:a + len(buf)] = buf
+
+    def ioctl(self, op, arg):
+        if op == 4:     # block count
+            return self.n
+        if op == 5:     # block size
+            return self.BS
+        if op == 6:     # erase
+            return 0
+        return None
 
 
 def record_channels(chans, desc):

@@ -429,6 +429,6 @@ class Protection:
         el = self.overcurrent.outlets[n]
         blocks = self.fastpath.blocks
         return {"state": o.state, "cause": o.cause, "derated": d.derated, "allow_a": d.allow_a,
-                "t_est": d.t_est, "i_rms": el.i_rms,
+                "t_est": d.t_est, "i_rms": el.i_rms, "pickup": el.timing_since is not None,
                 "bucket_pct": blocks[el.word + E_ACC] * 100.0 / blocks[el.word + E_KQ],
                 "trips": len(o.trip_times), "retries": o.retries}

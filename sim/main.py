@@ -13,13 +13,13 @@
 import sys
 from sim.jsonfile import InputError, fail
 
-_STR = ("board", "uart-path", "fram-file", "flash-file", "scenario")
+_STR = ("board", "uart-path", "fram-file", "flash-file", "scenario", "tls-cert", "tls-key")
 
 
 def _args(argv):
     opts = {"board": "sim24", "seed": 1, "virtual": False, "duration": None, "uart-fd": None,
             "uart-path": None, "fram-file": None, "flash-file": None, "scenario": None, "http-port": 8080, "modbus-port": 5020,
-            "snmp-port": 1161, "mqtt-port": 1883}
+            "snmp-port": 1161, "mqtt-port": 1883, "https-port": None, "tls-cert": None, "tls-key": None}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -47,7 +47,24 @@ def _args(argv):
         i += 1
     if opts["virtual"] and opts["duration"] is None:
         raise InputError("--virtual needs --duration")
+    if (opts["https-port"] is None) != (opts["tls-cert"] is None) or (opts["tls-cert"] is None) != (
+            opts["tls-key"] is None):
+        raise InputError("--https-port, --tls-cert and --tls-key go together (certificate and key: DER files)")
     return opts
+
+
+def _listen(o):
+    listen = {"http": ("127.0.0.1", o["http-port"])}
+    if o["https-port"] is not None:
+        try:
+            with open(o["tls-cert"], "rb") as f:
+                cert = f.read()
+            with open(o["tls-key"], "rb") as f:
+                key = f.read()
+        except OSError as e:
+            raise InputError("--tls-cert/--tls-key: %s" % e)
+        listen["https"] = ("127.0.0.1", o["https-port"], cert, key)
+    return listen
 
 
 def main(argv):
@@ -60,6 +77,7 @@ def main(argv):
         if o["scenario"]:
             # checked completely against the board before anything starts
             sc, prot = scenario.load(o["scenario"], desc)
+        listen = _listen(o)
     except InputError as e:
         fail(str(e))
     from sim.pdu import sim_pdu
@@ -74,7 +92,7 @@ def main(argv):
         sim["seed"] = int(sc.get("seed", o["seed"]))
     pdu = sim_pdu(o["board"], virtual=o["virtual"], console=print,
               power_on=(sc or {}).get("power_on", "all"), stagger_ms=int((sc or {}).get("stagger_ms", 250)),
-              prot_values=prot or None, **sim)
+              prot_values=prot or None, listen=listen, **sim)
     if sc is not None:
         pdu.extra_tasks.append(scenario.apply(pdu, sc))
     b = pdu.board
@@ -85,12 +103,18 @@ def main(argv):
     print("boot #%d; event log: %d events since first boot" % (pdu.boot_count, pdu.events.next_seq - 1))
     for name, d in pdu.health.report().items():
         print("device %-11s %-10s %s" % (name, d["part"], "ok" if d["ok"] else "FAULT: " + d.get("error", "")))
-    print("interfaces (reserved local contract; servers arrive with their own issues):")
-    print("  HTTP        http://127.0.0.1:%d/" % o["http-port"])
+    print("interfaces (Modbus, SNMP and MQTT: ports reserved, servers arrive with their own issues):")
+    print("  HTTP        http://127.0.0.1:%d/  (REST /api/v1, /metrics, /pee.xml)" % o["http-port"])
+    if o["https-port"] is not None:
+        print("  HTTPS       https://127.0.0.1:%d/" % o["https-port"])
     print("  Modbus TCP  127.0.0.1:%d" % o["modbus-port"])
     print("  SNMP        udp 127.0.0.1:%d" % o["snmp-port"])
     print("  MQTT        broker expected at 127.0.0.1:%d" % o["mqtt-port"])
     print("  Modbus RTU  %s" % (o["uart-path"] or "(no line)"))
+    if pdu.access.needs_setup():
+        print("first boot: no user yet. Set the admin password (nothing else answers until then):")
+        print("  curl -X POST http://127.0.0.1:%d/api/v1/setup -H 'Content-Type: application/json' "
+              "-d '{\"password\": \"<at least 8 characters>\"}'" % o["http-port"])
     print("status every %d s; Ctrl-C stops" % 5)
     import time
     t0 = time.ticks_ms()

@@ -13,13 +13,13 @@ from boardconfig.board import Board, load_desc
 from sim import hw
 
 BLOCK = 40  # samples per plant block: 5 ms at 8 kSPS, the switch-timing resolution
-# Real time: samples one service() may make at most (16 ms at 8 kSPS, half an
-# ADS131M04 ring). After a host stall (a busy machine, SIGSTOP) the simulated
+# Real time: samples one service() may make at most (28 ms at 8 kSPS, less than an
+# ADS131M04 ring or the ADE9000 buffer, which every poll empties). After a host stall (a busy machine, SIGSTOP) the simulated
 # chips do not dump the whole stall into the rings at once: the simulated
 # hardware lags the wall clock and catches up poll by poll, losing nothing
 # (lag_max_us says how far it fell behind). The firmware's own rings are sized
 # for the MCU, where no host stalls the chips.
-CATCHUP_SAMPLES = 128
+CATCHUP_SAMPLES = 224
 
 
 class SimMachine:

@@ -81,6 +81,11 @@ SCHEMAS = {
     "Events": {"type": "object", "required": ["missed", "next", "last_seq", "events"],
                "properties": {"missed": INT, "next": INT, "last_seq": INT,
                               "events": {"type": "array", "items": ref("Event")}}},
+    "Audit": {"type": "object", "required": ["missed", "next", "entries"],
+              "properties": {"missed": INT, "next": INT, "entries": {"type": "array", "items": {
+                  "type": "object", "required": ["seq", "timestamp_utc", "kind", "who", "what", "result"],
+                  "properties": {"seq": INT, "timestamp_utc": STR, "time_valid": BOOL, "kind": STR, "who": STR,
+                                 "what": STR, "result": STR}}}}},
     "Records": {"type": "object", "required": ["level", "period_s", "next_from", "records"],
                 "properties": {"level": INT, "period_s": INT, "next_from": nullable(INT),
                                "records": {"type": "array", "items": {
@@ -185,6 +190,9 @@ OPERATIONS = [
       q("channel", STR, "only this channel (O3, B1, L2, system, ...)"),
       q("event", STR, "only this event name"),
       q("from", {"type": "integer", "minimum": 0}, "not before this UTC second")], None, ok("Events")),
+    ("get", "/api/v1/audit", False, "Audit log: who, when, what (with interface and address), result",
+     [q("since", {"type": "integer", "minimum": 0}, "cursor: the last seq seen"),
+      q("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "entries per page")], None, ok("Audit")),
     ("get", "/api/v1/records", False, "ETSI ES 202 336-12 data records in a time range",
      [q("from", {"type": "integer", "minimum": 0}, "UTC seconds, inclusive"),
       q("to", {"type": "integer", "minimum": 0}, "UTC seconds, exclusive"),

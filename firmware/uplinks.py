@@ -1,0 +1,90 @@
+# Boot step 5's uplinks: the management plane (model, command service, access
+# store) built once from the Pdu's parts, and the servers on it. Uplinks see
+# only the model, the command service and the access store.
+#
+#   listen = {"http": (host, port), "https": (host, port, cert_der, key_der)}
+# On the MCU boot listens on the configured ports (network.http_port; HTTPS
+# when a certificate and key are installed on the record flash as
+# /tls/cert.der and /tls/key.der); the simulation passes its own.
+from comms.model import Model
+from comms.commands import Commands
+from comms.rest import Api
+from comms.httpd import HttpServer
+
+HOUSEKEEP_MS = 60000       # access store: expired sessions and login counters
+
+
+class Uplinks:
+    def __init__(self, pdu, listen):
+        self.listen = listen
+        self.model = Model(desc=pdu.board.desc, clock=pdu.clock, snapshot=pdu.metro.snapshot,
+                           events=pdu.events, health=pdu.health, acq=pdu.acq, outlets=pdu.outlets,
+                           protection=pdu.protection, config=pdu.config, cal=pdu.cal, records=pdu.records,
+                           supervisor=pdu.supervisor, env=pdu.env, boot_count=pdu.boot_count,
+                           fw_version=pdu.fw_version, audit=pdu.audit)
+        self.access = pdu.access
+        self.commands = Commands(outlets=pdu.outlets, protection=pdu.protection, config=pdu.config,
+                                 audit=pdu.audit, events=pdu.events, access=self.access, model=self.model,
+                                 clock=pdu.clock)
+        self.stats = {}            # uplink name -> its counters (health, /metrics)
+        self.api = Api(self.model, self.commands, self.access, openapi_gz=_openapi_gz, uplinks=self.stats)
+        self.servers = []
+        self.clock = pdu.clock
+
+    def tasks(self):
+        """(name, coroutine factory) of the uplinks' tasks for the supervisor."""
+        out = [("access", self._housekeep)]
+        for name in ("http", "https"):
+            a = self.listen.get(name)
+            if a is None:
+                continue
+            ssl = None
+            if name == "https":
+                import tls
+                ssl = tls.SSLContext(tls.PROTOCOL_TLS_SERVER)
+                ssl.load_cert_chain(a[2], a[3])
+            srv = HttpServer(self.api.handle, name=name, ssl=ssl, clock=self.clock)
+            self.stats[name] = srv.stats
+            self.servers.append(srv)
+            out.append((name, _serve(srv, a[0], a[1])))
+        return out
+
+    async def _housekeep(self):
+        while True:
+            await self.clock.sleep_ms(HOUSEKEEP_MS)
+            self.access.housekeep()
+
+    def close(self):
+        for s in self.servers:
+            s.close()
+
+
+def _serve(srv, host, port):
+    async def run():
+        import asyncio
+        await srv.start(host, port)
+        while True:
+            await asyncio.sleep(3600)
+    return run
+
+
+def _openapi_gz():
+    from comms.openapi_doc import GZ
+    return GZ
+
+
+def default_listen(config, fs):
+    """The MCU's listeners: HTTP on network.http_port; HTTPS on
+    network.https_port (0: off) with /tls/cert.der and /tls/key.der."""
+    out = {"http": ("0.0.0.0", config["network.http_port"])}
+    port = config["network.https_port"]
+    if port and fs is not None:
+        try:
+            with fs.open("/tls/cert.der", "rb") as f:
+                cert = f.read()
+            with fs.open("/tls/key.der", "rb") as f:
+                key = f.read()
+            out["https"] = ("0.0.0.0", port, cert, key)
+        except OSError:
+            pass
+    return out
