@@ -297,25 +297,21 @@ class ADE9000:
     def read_s32(self, addr):
         return _signed32(self.read_reg32(addr))
 
-    def write_reg16(self, addr, value):
+    def _write_raw(self, addr, value, size):
+        # Write command (no CRC on writes): header, then `size` bytes of value, MSB first.
         tx = self._tx
         hdr = addr << 4
         tx[0] = hdr >> 8
         tx[1] = hdr & 0xFF
-        tx[2] = (value >> 8) & 0xFF
-        tx[3] = value & 0xFF
-        self._xfer(4)
+        for k in range(size):
+            tx[2 + k] = (value >> (8 * (size - 1 - k))) & 0xFF
+        self._xfer(2 + size)
+
+    def write_reg16(self, addr, value):
+        self._write_raw(addr, value, 2)
 
     def write_reg32(self, addr, value):
-        tx = self._tx
-        hdr = addr << 4
-        tx[0] = hdr >> 8
-        tx[1] = hdr & 0xFF
-        tx[2] = (value >> 24) & 0xFF
-        tx[3] = (value >> 16) & 0xFF
-        tx[4] = (value >> 8) & 0xFF
-        tx[5] = value & 0xFF
-        self._xfer(6)
+        self._write_raw(addr, value, 4)
 
     def write_reg(self, addr, value):
         if _is16(addr):

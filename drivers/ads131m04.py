@@ -26,7 +26,7 @@ from array import array
 from micropython import const
 from drivers.errors import AbsentError, IdError, CrcError, DeviceError, ErrorCounters
 from drivers.framering import FrameRing
-from drivers.crc import _T16  # CRC-16-CCITT table (crc16_ccitt), inlined in the kernels
+from drivers.crc import T16  # CRC-16/CCITT table (crc16_ccitt), inlined in the kernels
 
 # --- registers (datasheet Table 8-12) ---------------------------------------------
 REG_ID = const(0x00)
@@ -76,9 +76,9 @@ _OSR_SHIFT = const(2)
 _PHASE_SHIFT = const(6)
 
 # --- frame geometry (24-bit words) -----------------------------------------------------
-_W = const(3)
-FRAME_BYTES = const(18)          # response + 4 channels + CRC
-_CRC_AT = const(15)
+_W = const(3)                    # bytes per word
+FRAME_BYTES = const(18)          # response + 4 channels + CRC: 6 words
+_CRC_AT = const(15)              # the CRC word's offset (its first 2 bytes hold the CRC)
 
 FULL_SCALE_V = 1.2               # +/-1.2 V / PGA gain
 
@@ -115,10 +115,10 @@ def _drain(buf: ptr8, out: ptr32, c: ptr32, tab: ptr8) -> int:
     st = c[8]
     k = 0
     while k < n:
-        p = slot * 18
+        p = slot * FRAME_BYTES
         crc = 0xFFFF
         i = p
-        e = p + 15
+        e = p + _CRC_AT
         while i < e:
             j = ((crc >> 8) ^ buf[i]) & 0xFF
             crc = ((crc << 8) & 0xFF00) ^ ((tab[2 * j] << 8) | tab[2 * j + 1])
@@ -126,13 +126,17 @@ def _drain(buf: ptr8, out: ptr32, c: ptr32, tab: ptr8) -> int:
         o = 4 * k
         if crc == ((buf[e] << 8) | buf[e + 1]):
             st = (buf[p] << 8) | buf[p + 1]
-            v = (buf[p + 3] << 16) | (buf[p + 4] << 8) | buf[p + 5]
+            q = p + _W                  # channel 0's word
+            v = (buf[q] << 16) | (buf[q + 1] << 8) | buf[q + 2]
             h0 = (v ^ 0x800000) - 0x800000
-            v = (buf[p + 6] << 16) | (buf[p + 7] << 8) | buf[p + 8]
+            q += _W
+            v = (buf[q] << 16) | (buf[q + 1] << 8) | buf[q + 2]
             h1 = (v ^ 0x800000) - 0x800000
-            v = (buf[p + 9] << 16) | (buf[p + 10] << 8) | buf[p + 11]
+            q += _W
+            v = (buf[q] << 16) | (buf[q + 1] << 8) | buf[q + 2]
             h2 = (v ^ 0x800000) - 0x800000
-            v = (buf[p + 12] << 16) | (buf[p + 13] << 8) | buf[p + 14]
+            q += _W
+            v = (buf[q] << 16) | (buf[q + 1] << 8) | buf[q + 2]
             h3 = (v ^ 0x800000) - 0x800000
         else:
             # Keep the stream aligned: hold the previous good samples.
@@ -153,16 +157,16 @@ def _drain(buf: ptr8, out: ptr32, c: ptr32, tab: ptr8) -> int:
     return bad
 
 
-# Frame CRC check without allocation (IRQ-safe): 1 if bytes 15..16 match.
+# Frame CRC check without allocation (IRQ-safe): 1 if the CRC word matches.
 @micropython.viper
 def _crc_ok(buf: ptr8, tab: ptr8) -> int:
     crc = 0xFFFF
     i = 0
-    while i < 15:
+    while i < _CRC_AT:
         j = ((crc >> 8) ^ buf[i]) & 0xFF
         crc = ((crc << 8) & 0xFF00) ^ ((tab[2 * j] << 8) | tab[2 * j + 1])
         i += 1
-    return 1 if crc == ((buf[15] << 8) | buf[16]) else 0
+    return 1 if crc == ((buf[_CRC_AT] << 8) | buf[_CRC_AT + 1]) else 0
 
 
 class ADS131M04:
@@ -205,7 +209,7 @@ class ADS131M04:
 
     def _frame(self, tx, word):
         rx = self._xfer(tx)
-        if not _crc_ok(rx, _T16):
+        if not _crc_ok(rx, T16):
             self.errors.crc += 1
             raise CrcError(self.name, "output frame fails CRC (command 0x%04x, %s)"
                            % (word, _hex(rx)))
@@ -289,7 +293,7 @@ class ADS131M04:
         if _floating(rx):
             self.errors.absent += 1
             raise AbsentError(self.name, "no answer on SPI (MISO reads %s)" % _hex(rx))
-        if not _crc_ok(rx, _T16):
+        if not _crc_ok(rx, T16):
             self.errors.crc += 1
             raise CrcError(self.name, "reset response fails CRC (%s): check SPI mode 1 "
                            "(CPOL 0, CPHA 1), 24-bit words and wiring" % _hex(rx))
@@ -338,14 +342,14 @@ class ADS131M04:
         """Read one frame (polled use); codes land in self.codes. Returns the
         status word. Raises CrcError (counted) on a corrupted frame."""
         rx = self._xfer(self._tx)
-        if not _crc_ok(rx, _T16):
+        if not _crc_ok(rx, T16):
             self.errors.crc += 1
             raise CrcError(self.name, "output frame fails CRC (%s)" % _hex(rx))
         c = self._ctl
         c[0] = 1
         c[1] = 0
         c[2] = 1
-        _drain(rx, self.codes, c, _T16)
+        _drain(rx, self.codes, c, T16)
         self.status = c[8]
         return self.status
 
@@ -385,7 +389,7 @@ class ADS131M04:
         self.spi.write_readinto(self._tx, slot)
         cs(1)
         # A frame that fails its CRC is kept: drain() counts it and holds samples.
-        if _crc_ok(slot, _T16) and not (slot[1] & self._drdy_mask):
+        if _crc_ok(slot, T16) and not (slot[1] & self._drdy_mask):
             return 0
         self.errors.overrun += 1
         if full:
@@ -431,7 +435,7 @@ class ADS131M04:
         c[0] = ring.nframes
         c[1] = ring.tail_index()
         c[2] = n
-        bad = _drain(ring.buf, out, c, _T16)
+        bad = _drain(ring.buf, out, c, T16)
         ring.release(n)
         if bad:
             self.errors.crc += bad

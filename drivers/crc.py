@@ -3,7 +3,9 @@
 import micropython
 
 # CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF): ADS131M0x frames and ADE9000 SPI CRC.
-_T16 = bytearray(512)
+# The table (256 big-endian u16) is public for viper kernels that inline the
+# CRC in a larger loop (drivers/ads131m04.py).
+T16 = bytearray(512)
 
 
 def _mk16():
@@ -12,8 +14,8 @@ def _mk16():
         for _ in range(8):
             c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
         c &= 0xFFFF
-        _T16[2 * i] = c >> 8
-        _T16[2 * i + 1] = c & 0xFF
+        T16[2 * i] = c >> 8
+        T16[2 * i + 1] = c & 0xFF
 
 
 _mk16()
@@ -34,7 +36,7 @@ def _crc16(buf: ptr8, start: int, n: int, init: int, tab: ptr8) -> int:
 def crc16_ccitt(buf, start=0, n=-1, init=0xFFFF):
     if n < 0:
         n = len(buf) - start
-    return _crc16(buf, start, n, init, _T16)
+    return _crc16(buf, start, n, init, T16)
 
 
 # CRC-8 (poly 0x31, init 0xFF): Sensirion SHT4x words.

@@ -10,7 +10,6 @@ from micropython import const
 from drivers.errors import AbsentError, IdError, DeviceError, ErrorCounters
 
 _WREN = const(0x06)   # set write-enable latch
-_WRDI = const(0x04)   # reset write-enable latch
 _RDSR = const(0x05)   # read status register
 _WRSR = const(0x01)   # write status register
 _READ = const(0x03)
@@ -20,7 +19,6 @@ _RDID = const(0x9F)   # manufacturer (0x04), continuation (0x7F), product id x2
 _SR_WPEN = const(0x80)  # with WP low, locks the status register
 _SR_BP1 = const(0x08)
 _SR_BP0 = const(0x04)
-_SR_WEL = const(0x02)
 
 _MANUFACTURER_FUJITSU = const(0x04)
 _CONTINUATION = const(0x7F)
@@ -195,9 +193,6 @@ class FRAM:
                 self.spi.write(buf)
         finally:
             self.cs(1)
-
-    def write_disable(self):
-        self._opcode(_WRDI)
 
 
 def _hex(b):
