@@ -54,12 +54,6 @@ class Acquisition:
         self._late_cur_us = 0
         self._late_t0 = 0
 
-    def add_consumer(self, fn, name):
-        """fn(acq) runs after every chunk, in the order added; name is what
-        supervision reports when it raises."""
-        self.consumers.append(fn)
-        self.consumer_names.append(name)
-
     def label_consumers(self, name):
         """Name the consumers added since the last label (one layer's attach())."""
         while len(self.consumer_names) < len(self.consumers):

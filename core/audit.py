@@ -1,6 +1,6 @@
 # Audit log: who did what, when, and with what result, for every command,
 # login, configuration change, calibration change and firmware update. A FRAM
-# ring of 128-byte records (firmware/eventring.FramRing: power-loss safe,
+# ring of 128-byte records (core/eventring.FramRing: power-loss safe,
 # sequence ids monotonic across reboots), read with cursors like the events.
 #
 # Record: 0 u32 seq, 4 u48 utc_ms, 10 u8 flags (bit0 time valid), 11 u8 kind,
@@ -8,9 +8,8 @@
 #         16 24 B who, 40 84 B what (UTF-8, clipped), 124 u16 seq, 126 u16 CRC.
 from micropython import const
 import struct
-from core.eventring import FramRing, _clip_utf8
+from core.eventring import FramRing, clip_utf8
 
-AUDIT_REC = const(128)
 KINDS = ("command", "login", "config", "calibration", "update", "time", "other")
 RESULTS = ("ok", "refused", "failed", "denied")
 _WHO = const(16)
@@ -34,9 +33,9 @@ class AuditLog:
         if fram is None:
             b0 = L.AUDIT_BASE if base is None else base
             n0 = L.AUDIT_SLOTS if nslots is None else nslots
-            fram = L.RamFram(b0, b0 + n0 * AUDIT_REC)  # no FRAM: same ring, lost at reset
+            fram = L.RamFram(b0, b0 + n0 * L.AUDIT_REC)  # no FRAM: same ring, lost at reset
         self.clock = clock
-        self.ring = FramRing(fram, L.AUDIT_BASE if base is None else base, AUDIT_REC,
+        self.ring = FramRing(fram, L.AUDIT_BASE if base is None else base, L.AUDIT_REC,
                              L.AUDIT_SLOTS if nslots is None else nslots)
         self.listeners = []
 
@@ -51,8 +50,8 @@ class AuditLog:
         utc = c.utc_ms()
         k = KINDS.index(kind) if kind in KINDS else len(KINDS) - 1
         r = RESULTS.index(result) if result in RESULTS else 2
-        w = _clip_utf8(str(who).encode(), _WHO_LEN)
-        t = _clip_utf8(str(what).encode(), _WHAT_LEN)
+        w = clip_utf8(str(who).encode(), _WHO_LEN)
+        t = clip_utf8(str(what).encode(), _WHAT_LEN)
         struct.pack_into("<IHBBBBBB", b, 4, utc & 0xFFFFFFFF, (utc >> 32) & 0xFFFF,
                          1 if c.time_valid else 0, k, r, len(w), len(t), 0)
         b[_WHO:_WHO + len(w)] = w

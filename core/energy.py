@@ -98,10 +98,15 @@ class Energy:
         power q_var (var) over dt_ms milliseconds."""
         if type(ch) is str:
             ch = self.index[ch]
-        rem = self._rem
         w = (_HDR >> 1) + 16 * ch
-        k = 4 * ch
-        e = p_w * dt_ms          # W * ms = mJ
+        self._integrate(w, 4 * ch + IMP_P, p_w * dt_ms)     # W * ms = mJ
+        self._integrate(w, 4 * ch + IMP_Q, q_var * dt_ms)   # var * ms = mvarS
+
+    def _integrate(self, w, k, e):
+        # e (float, mJ or mvarS) into remainder/counter k (import) or k + 1
+        # (export, e < 0) of the channel whose first counter is word w; the
+        # sub-unit remainder is carried to the next call.
+        rem = self._rem
         if e < 0:
             k += 1
             e = -e
@@ -110,16 +115,6 @@ class Energy:
         rem[k] = e - i
         if i:
             self._add(w + 4 * (k & 3), i)
-        k = 4 * ch + 2
-        r = q_var * dt_ms
-        if r < 0:
-            k += 1
-            r = -r
-        r += rem[k]
-        j = int(r)
-        rem[k] = r - j
-        if j:
-            self._add(w + 4 * (k & 3), j)
 
     # --- reading -------------------------------------------------------------------
     def get(self, ch, kind=IMP_P):

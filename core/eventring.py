@@ -29,6 +29,26 @@ from core import codes
 _SCAN_CHUNK = const(16)   # records per FRAM read while scanning at boot
 
 
+def cursor_start(seq, first):
+    """A reader whose cursor is `seq` (the last id it has) reads on from id
+    seq + 1, or from `first` (the oldest id still offered) if that is later:
+    (first id to read, ids it missed)."""
+    start = seq + 1
+    if start < first:
+        return first, first - start
+    return start, 0
+
+
+def clip_utf8(b, n):
+    """b (bytes) cut to at most n bytes without splitting a UTF-8 sequence."""
+    if len(b) <= n:
+        return b
+    k = n
+    while k > 0 and (b[k] & 0xC0) == 0x80:
+        k -= 1
+    return b[:k]
+
+
 class FramRing:
     def __init__(self, fram, base, rec_size, nslots):
         if nslots < 2 or rec_size < 12:
@@ -117,14 +137,8 @@ class FramRing:
         """Records with id > seq, oldest first, decoded by decode(buf), and
         how many of them the reader can no longer get (overwritten, or
         failing their check)."""
-        first = self.first_seq()
-        start = seq + 1
-        missed = 0
-        if start < first:
-            missed = first - start
-            start = first
+        s, missed = cursor_start(seq, self.first_seq())
         out = []
-        s = start
         while s < self.next_seq and len(out) < limit:
             b = self.read(s)
             if b is None:
@@ -143,7 +157,7 @@ class FramRing:
 # 32 4 x 32-bit numeric values (per-code schema, codes.EVENT_VALUES)
 # 48 44 B text: schema text values, then "k=v" extras, separated by 0x1f
 # 92 u16 seq & 0xFFFF 94 u16 CRC-16/CCITT over bytes 0..93
-EVENT_REC = const(96)
+# (the size, 96, is fram_layout.EVENT_REC: the map allocates the ring)
 _CH = const(20)
 _CH_LEN = const(12)
 _VAL = const(32)
@@ -151,16 +165,6 @@ _TXT = const(48)
 _TXT_LEN = const(44)
 _SEP = "\x1f"
 _NUM_FMT = {"f": "<f", "i": "<i", "u": "<I", "b": "<I"}
-
-
-def _clip_utf8(b, n):
-    # Cut to at most n bytes without splitting a UTF-8 sequence.
-    if len(b) <= n:
-        return b
-    k = n
-    while k > 0 and (b[k] & 0xC0) == 0x80:
-        k -= 1
-    return b[:k]
 
 
 def _schema(code):
@@ -181,7 +185,7 @@ def _wpart(b, pos, end, s):
             e = s.encode()
             if len(e) > end - start:
                 _clipped[0] = True
-                e = _clip_utf8(e, end - start)
+                e = clip_utf8(e, end - start)
             b[start:start + len(e)] = e
             return start + len(e)
     for c in s:
@@ -361,7 +365,7 @@ class EventRing:
 
     def __init__(self, fram, base=None, nslots=None):
         from core import fram_layout as L
-        self.ring = FramRing(fram, L.EVENT_BASE if base is None else base, EVENT_REC,
+        self.ring = FramRing(fram, L.EVENT_BASE if base is None else base, L.EVENT_REC,
                              L.EVENT_SLOTS if nslots is None else nslots)
 
     @property

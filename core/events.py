@@ -1,13 +1,14 @@
 # The event log as its readers see it: emit() from anywhere in the firmware,
 # cursor reads ("events since seq N") for each uplink.
 #
-# With a FRAM driver the log is firmware/eventring.EventRing: fixed 96-byte
+# With a FRAM driver the log is core/eventring.EventRing: fixed 96-byte
 # CRC-checked records that survive power loss, sequence ids monotonic across
 # reboots. Without one (fram=None) it is a RAM ring of dicts, lost at reset.
 # Boot may start in RAM (events from bringing up the devices before the FRAM)
 # and call attach_fram() once the FRAM answers: the buffered events move into
 # the FRAM ring, renumbered to continue its sequence.
 from core.codes import EVENT_NAMES, SEVERITY_NAMES
+from core.eventring import EventRing, cursor_start
 
 
 class EventLog:
@@ -33,7 +34,6 @@ class EventLog:
     def attach_fram(self, fram, base=None, nslots=None):
         """Move to the FRAM ring; RAM-buffered events are appended to it (with
         new sequence ids). Returns how many were moved."""
-        from core.eventring import EventRing
         if self.fram_ring is not None:
             raise ValueError("event log already in FRAM")
         pending, _ = self._ram_since(0, self.capacity)
@@ -77,15 +77,8 @@ class EventLog:
 
     def _ram_since(self, seq, limit):
         first = self._next - self.capacity
-        if first < 1:
-            first = 1
-        start = seq + 1
-        missed = 0
-        if start < first:
-            missed = first - start
-            start = first
+        s, missed = cursor_start(seq, first if first > 1 else 1)
         out = []
-        s = start
         while s < self._next and len(out) < limit:
             out.append(self._ring[s % self.capacity])
             s += 1

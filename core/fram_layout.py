@@ -3,13 +3,13 @@
 # docs/persistence.md for the record formats and the power-loss argument.
 #
 #   0x00000  HEADER    64 B   magic, layout version, size, CRC
-#   0x00040  BOOT A/B  2x64   boot counter, last known UTC (firmware/timesync.BootInfo)
-#   0x00100  ENERGY A/B 2x1664 energy counters, 48 channels x 4 x u64 (firmware/energy)
-#   0x01000  CONFIG A/B 2x6 KB serialised configuration (firmware/config)
-#   0x04000  CAL A/B   2x2 KB calibration coefficient sets (firmware/calstore)
+#   0x00040  BOOT A/B  2x64   boot counter, last known UTC (core/timesync.BootInfo)
+#   0x00100  ENERGY A/B 2x1664 energy counters, 48 channels x 4 x u64 (core/energy)
+#   0x01000  CONFIG A/B 2x6 KB serialised configuration (core/config)
+#   0x04000  CAL A/B   2x2 KB calibration coefficient sets (core/calstore)
 #   0x05000  (spare)   12 KB
-#   0x08000  AUDIT     64 KB  512 x 128 B records (firmware/audit)
-#   0x18000  EVENTS    96 KB  1024 x 96 B records (firmware/eventring)
+#   0x08000  AUDIT     64 KB  512 x 128 B records (core/audit)
+#   0x18000  EVENTS    96 KB  1024 x 96 B records (core/eventring)
 #   0x30000  (spare)   64 KB  reserved: protection latch state, waveform captures
 #
 # FRAM writes are byte-immediate and in address order, so every record and

@@ -15,11 +15,11 @@
 #   add_minute(utc_s, stats, env, n_s=60)   stats: {channel: ((v avg, min, max), (i ...), (p ...))},
 #                                           env: {sensor: ((t avg, min, max), (rh ...))}
 # Energy over a period is the difference of the integer energy counters
-# (firmware/energy.Energy, read at each minute's end; so records and counters
+# (core/energy.Energy, read at each minute's end; so records and counters
 # agree exactly) or, without counters, the integral of P.
 #
 # Each channel records the quantities in its kind string, letters of "VIPTHE"
-# (E = energy). board_channels() gives the default for a board description.
+# (E = energy); the firmware's channel list is firmware/stores.record_channels().
 #
 # File: header "PDUR", u8 version, u8 level, u16 record size, u16 header size,
 # u16 fields, then the layout as "name:kinds,..." text. Record (fixed size):
@@ -40,11 +40,9 @@ from core import codes
 _MAGIC = b"PDUR"
 _VERSION = const(1)
 _HDR = const(48)
-_KINDS = "VIPTH"
 _ELEC = {"V": 0, "I": 1, "P": 2}
 _ENV = {"T": 0, "H": 1}
 _NAN = float("nan")
-_INF = float("inf")
 LEVELS = (0, 1, 2)
 _DIRS = ("r0", "r1", "r2")
 
@@ -69,55 +67,6 @@ def days_from_civil(y, m, d):
     doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     return era * 146097 + doe - 719468
-
-
-def board_channels(desc):
-    """Default record channels for a board: voltages V; inlet phase and
-    outlet currents I, P and energy; neutral I; air sensors T+H; NTCs T."""
-    out = []
-    for name in sorted(desc.CHANNELS):
-        q = desc.CHANNELS[name][2]
-        if q == "V":
-            out.append((name, "V"))
-        elif name.startswith("N"):
-            out.append((name, "I"))
-        else:
-            out.append((name, "IPE"))
-    for where in sorted(desc.AIR_SENSORS):
-        out.append((where, "TH"))
-    for n in sorted(desc.NTCS):
-        out.append((n, "T"))
-    return out
-
-
-class PathFS:
-    """A mounted file system (e.g. the board's flash at "/flash") seen through
-    the same calls as a VfsLfs2 object: open/ilistdir/mkdir/remove/stat."""
-
-    def __init__(self, prefix):
-        self.prefix = prefix.rstrip("/")
-
-    def _p(self, path):
-        return self.prefix + "/" + path if path else self.prefix
-
-    def open(self, path, mode):
-        return open(self._p(path), mode)
-
-    def ilistdir(self, path=""):
-        import os
-        return os.ilistdir(self._p(path))
-
-    def mkdir(self, path):
-        import os
-        os.mkdir(self._p(path))
-
-    def remove(self, path):
-        import os
-        os.remove(self._p(path))
-
-    def stat(self, path):
-        import os
-        return os.stat(self._p(path))
 
 
 _TINDEX = {}
@@ -277,13 +226,6 @@ class Records:
     def _config_changed(self, diff):
         self._from_config()
 
-    def set_period(self, minutes):
-        """New T_rec (normally via config); the running period closes early
-        (flagged partial) at the next minute boundary."""
-        if minutes != 1 and not (5 <= minutes <= 60 and 60 % minutes == 0):
-            raise ValueError("record period %r not in 1 or 5..60 dividing 60" % minutes)
-        self.period_s = 60 * minutes
-
     @property
     def layout(self):
         """[(channel, kinds)] in record order."""
@@ -308,18 +250,48 @@ class Records:
         return h
 
     # --- input ---------------------------------------------------------------------------
+    def _time_valid(self, time_valid):
+        if time_valid is None:
+            return self.clock.time_valid if self.clock is not None else True
+        return time_valid
+
     @micropython.native
     def add_second(self, utc_s, values, env=None, time_valid=None):
         """One second of readings [utc_s, utc_s + 1). Call after that second's
         energy went into the counters."""
-        if time_valid is None:
-            time_valid = self.clock.time_valid if self.clock is not None else True
+        time_valid = self._time_valid(time_valid)
         a = self._am
         m0 = utc_s - utc_s % 60
         if a.t0 != m0:
             if a.t0 >= 0:
                 self._close_minute()   # a gap or a clock step: close what we have
             a.start(m0, 60)
+        self._fold(a, values, env, 0)
+        a.n_s += 1
+        if not time_valid:
+            a.valid = False
+        if utc_s % 60 == 59:
+            self._close_minute()
+
+    def add_minute(self, utc_s, stats, env=None, n_s=60, time_valid=None, energy=None):
+        """One pre-aggregated minute starting at utc_s (see the module header).
+        energy: {channel: mJ} used only when no energy counters are attached."""
+        time_valid = self._time_valid(time_valid)
+        a = self._am
+        m0 = utc_s - utc_s % 60
+        if a.t0 >= 0 and a.t0 != m0:
+            self._close_minute()
+        a.start(m0, 60)
+        self._fold(a, stats, env, n_s)
+        a.n_s = n_s
+        a.valid = bool(time_valid)
+        self._close_minute(energy)
+
+    @micropython.native
+    def _fold(self, a, values, env, n_s):
+        # Each channel's readings into the minute accumulator a: with n_s == 0
+        # one second of readings (x per field), else a minute pre-aggregated
+        # over n_s seconds ((avg, min, max) per field) into a freshly started a.
         s, c, mn, mx = a.sum, a.cnt, a.mn, a.mx
         names, tisl, f0 = self._names, self._tis, self._f0
         for j in range(len(names)):
@@ -334,52 +306,19 @@ class Records:
             for ti in tisl[j]:
                 x = t[ti]
                 if x is not None:
-                    s[fi] += x
-                    c[fi] += 1
-                    if x < mn[fi]:
-                        mn[fi] = x
-                    if x > mx[fi]:
-                        mx[fi] = x
+                    if n_s:
+                        s[fi] = x[0] * n_s
+                        c[fi] = n_s
+                        mn[fi] = x[1]
+                        mx[fi] = x[2]
+                    else:
+                        s[fi] += x
+                        c[fi] += 1
+                        if x < mn[fi]:
+                            mn[fi] = x
+                        if x > mx[fi]:
+                            mx[fi] = x
                 fi += 1
-        a.n_s += 1
-        if not time_valid:
-            a.valid = False
-        if utc_s % 60 == 59:
-            self._close_minute()
-
-    @micropython.native
-    def add_minute(self, utc_s, stats, env=None, n_s=60, time_valid=None, energy=None):
-        """One pre-aggregated minute starting at utc_s (see the module header).
-        energy: {channel: mJ} used only when no energy counters are attached."""
-        if time_valid is None:
-            time_valid = self.clock.time_valid if self.clock is not None else True
-        a = self._am
-        m0 = utc_s - utc_s % 60
-        if a.t0 >= 0 and a.t0 != m0:
-            self._close_minute()
-        a.start(m0, 60)
-        s, c, mn, mx = a.sum, a.cnt, a.mn, a.mx
-        names, tisl, f0 = self._names, self._tis, self._f0
-        for j in range(len(names)):
-            w = f0[j]
-            d = env if w & 1 else stats
-            if d is None:
-                continue
-            t = d.get(names[j])
-            if t is None:
-                continue
-            fi = w >> 1
-            for ti in tisl[j]:
-                q = t[ti]
-                if q is not None:
-                    s[fi] = q[0] * n_s
-                    c[fi] = n_s
-                    mn[fi] = q[1]
-                    mx[fi] = q[2]
-                fi += 1
-        a.n_s = n_s
-        a.valid = bool(time_valid)
-        self._close_minute(energy)
 
     # --- aggregation ------------------------------------------------------------------
     def _pfield(self, k):

@@ -11,7 +11,7 @@ import vfs
 sys.path.append("tests/mp")
 import persist_synth as S
 from sim.blockdev import BlockDev
-from core.records import Records, board_channels
+from core.records import Records
 from core.energy import Energy
 from core.config import Config
 from core.clock import VirtualClock
@@ -19,6 +19,28 @@ from boardconfig import sim24
 
 T0 = 1772323200            # 2026-03-01T00:00:00Z
 mode = sys.argv[1]
+
+
+def board_channels(desc):
+    """The record layout under test (45 channels for sim24): voltages V;
+    inlet phase and outlet currents I, P and energy; neutral I; air
+    sensors T+H; NTCs T. (The firmware records firmware/stores.record_channels().)"""
+    out = []
+    for name in sorted(desc.CHANNELS):
+        q = desc.CHANNELS[name][2]
+        if q == "V":
+            out.append((name, "V"))
+        elif name.startswith("N"):
+            out.append((name, "I"))
+        else:
+            out.append((name, "IPE"))
+    for where in sorted(desc.AIR_SENSORS):
+        out.append((where, "TH"))
+    for n in sorted(desc.NTCS):
+        out.append((n, "T"))
+    return out
+
+
 CH = board_channels(sim24)
 ENV = [n for n, k in CH if "T" in k]
 
