@@ -447,11 +447,11 @@ def cycle_mode(tmp_path_factory):
     return data, lines
 
 
-def test_cycle_mode_hour_is_fast_and_consistent(cycle_mode):
+def test_cycle_mode_hour_is_consistent(cycle_mode):
+    # (how fast an hour of mains runs at cycle level: `make bench`)
     data, lines = cycle_mode
     st = [ln for ln in lines if "stats" in ln][0]["stats"]
     hour = [ln for ln in lines if "cycles" in ln][0]
-    assert hour["us"] < 200000                                  # an hour of mains in well under 0.2 s
     c = hour["cycles"]
     assert c["cycles"] == 180000 and c["n"] == 3600 * FS
     assert c["start"] == 16000                                  # 16000 is a cycle start at 50 Hz

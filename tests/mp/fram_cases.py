@@ -1,7 +1,6 @@
 # FRAM driver against its twin: one JSON line per case (tests/test_fram.py).
 import json
 import os
-import time
 import micropython
 from sim.hw import SPI, Pin
 from sim.twin_fram import Fram
@@ -224,18 +223,3 @@ except MemoryError:
     p_ok = False
 micropython.heap_unlock()
 out("heap_lock", ok=ok1, part=p_ok, whole=bytes(buf[:256]) == bytes(range(256)))
-
-# --- speed --------------------------------------------------------------------------
-N = 2000
-mv256 = whole[:256]
-f.readinto(0, mv256)
-t0 = time.ticks_us()
-for _ in range(N):
-    f.readinto(0, mv256)
-t_read = time.ticks_diff(time.ticks_us(), t0) / N
-wb = memoryview(bytearray(64))
-t0 = time.ticks_us()
-for _ in range(N):
-    f.write(0, wb)
-t_write = time.ticks_diff(time.ticks_us(), t0) / N
-out("speed", read256_us=t_read, write64_us=t_write)

@@ -13,7 +13,6 @@
 # stdout: JSON lines ({"stats": ...}, {"energised": ...}, {"done": ...}).
 import sys
 import json
-import time
 import boardconfig.sim24 as desc
 from sim.plant import Plant
 
@@ -77,16 +76,13 @@ def main():
     for k, s in sws.items():
         if hasattr(s, "gate"):
             energ[k] = []
-    t_gen = 0
     done = 0
     while done < total:
         while sev and sev[0][0] <= done:
             e = sev.pop(0)
             setattr(sws[e[1]], e[2], e[3])
         n = blk if total - done >= blk else total - done
-        t0 = time.ticks_us()
         b = p.generate(n)
-        t_gen += time.ticks_diff(time.ticks_us(), t0)
         for c in chans:
             out.write(memoryview(b[c])[:n])
         done += n
@@ -101,15 +97,13 @@ def main():
     for c in spec.get("cycles", []):
         for call in c[1] if len(c) > 1 else []:
             getattr(p, call[0])(*(call[1] if len(call) > 1 else []), **(call[2] if len(call) > 2 else {}))
-        t0 = time.ticks_us()
         st = p.step_cycles(c[0])
-        dt = time.ticks_diff(time.ticks_us(), t0)
         last = p.cycle_stats()
-        print(json.dumps({"cycles": st.to_dict(), "last": last.to_dict(), "us": dt, "n": p.n,
+        print(json.dumps({"cycles": st.to_dict(), "last": last.to_dict(), "n": p.n,
                           "air": [p.air("inlet"), p.air("exhaust")],
                           "ntc": dict((k, p.ntc_temp(k)) for k in desc.NTCS)}))
     print(json.dumps({"energised": energ}))
-    print(json.dumps({"done": done, "gen_us": t_gen, "n": p.n, "channels": chans,
+    print(json.dumps({"done": done, "n": p.n, "channels": chans,
                       "freq": p.frequency(),
                       "air": [p.air("inlet"), p.air("exhaust")],
                       "ntc": dict((k, p.ntc_temp(k)) for k in desc.NTCS),
