@@ -1,6 +1,7 @@
 """Event log in FRAM (core/eventring.py behind firmware/events.EventLog):
 wrap-around, cursor reads across the wrap and a reboot, readers left behind,
-record contents, RAM fallback, heap and time per event."""
+record contents, RAM fallback, no allocation per event. (Time per event,
+cursor read and boot scan: `make bench`.)"""
 import pytest
 from mputil import run_mp_json
 
@@ -27,7 +28,7 @@ def test_wrap_around_and_a_reader_that_keeps_up(cases):
     assert (c["a_first"], c["a_last"], c["a_count"], c["a_missed"]) == (1478, 2500, 1023, 1477)
     assert c["bad"] == 0                              # every retained record decodes as written
     s = c["sample"]
-    assert s["seq"] == 2500 and s["code"] == 61 and s["channel"] == "O5-I" and s["severity"] == "info"
+    assert s["seq"] == 2500 and s["code"] == 231 and s["channel"] == "O5-I" and s["severity"] == "info"
     assert s["values"] == {"peak": 1250.0, "window_ms": 500, "value": 625.0, "limit": 16.0}
     assert s["action"] == "none" and s["time_valid"] is True
 
@@ -79,11 +80,9 @@ def test_time_valid_flag_follows_the_clock(cases):
     assert cases["wrap"]["bad"] == 0 and cases["wrap"]["sample"]["time_valid"]
 
 
-def test_heap_and_time_per_event(cases):
-    c = cases["cost"]
+def test_emit_allocates_nothing(cases):
+    c = cases["heap"]
     assert c["heap_locked_emit"] == "ok"              # emit allocates nothing of its own
-    assert c["emit_us"] < 500 and c["read_us"] < 500
-    assert c["boot_scan_us"] < 50000                  # 1024 records scanned at boot
 
 
 def test_ram_fallback_keeps_the_same_cursor_semantics(cases):
