@@ -232,6 +232,17 @@ def ask(port, data, head_only=False):
     return s, r, r.response(head_only)
 
 
+def settled(get_stats, open_conns=1, timeout=3.0):
+    """Counters once the server has seen every other client's close (a
+    client's close reaches the server a moment after the client is done)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = get_stats()
+        if st["conns_open"] == open_conns or time.monotonic() > deadline:
+            return st
+        time.sleep(0.05)
+
+
 def json_error(resp):
     assert resp.headers["content-type"] == "application/json"
     assert isinstance(resp.json()["error"], str)
@@ -724,8 +735,7 @@ def test_slow_clients_are_cut_while_others_are_served_and_the_cap_answers_503(sr
         t.join()
         for s in slow:
             s.close()
-    time.sleep(0.2)
-    st1 = srv.mem()["stats"]
+    st1 = settled(lambda: srv.mem()["stats"])
     assert st1["timeouts"] == st0["timeouts"] + n_slow
     assert st1["conns_refused"] == st0["conns_refused"] + 1
     assert st1["conns_open"] == 1
@@ -933,7 +943,7 @@ def test_plain_http_to_the_tls_port_fails_cleanly(tls_srv):
         s.close()
     p = _curl(tls_srv, "/after-plain")
     assert p.returncode == 0 and json.loads(p.stdout)["path"] == "/after-plain"
-    st1 = ses.get(tls_srv.url("/mem"), timeout=10, verify=ca).json()["stats"]
+    st1 = settled(lambda: ses.get(tls_srv.url("/mem"), timeout=10, verify=ca).json()["stats"])
     ses.close()
     assert st1["tls_errors"] == st0["tls_errors"] + 10
     assert st1["conns_total"] == st0["conns_total"] + 10 + 1     # the plain ones and curl: the session stayed
@@ -947,9 +957,15 @@ def test_plain_http_to_the_tls_port_fails_cleanly(tls_srv):
 
 
 def test_tls_connection_over_the_cap_is_closed_at_once(tls_srv):
-    st0 = tls_srv.mem()["stats"]
+    st0 = settled(lambda: tls_srv.mem()["stats"])
+    time.sleep(0.2)                                       # and that /mem connection gone too
     held = [connect(tls_srv.port) for _ in range(4)]     # max_conns 4, handshakes pending
     time.sleep(0.2)
+    sel = selectors.DefaultSelector()
+    for h in held:
+        sel.register(h, selectors.EVENT_READ)
+    assert sel.select(timeout=0.2) == []                  # all four in slots, waiting
+    sel.close()
     s = connect(tls_srv.port)
     t0 = time.monotonic()
     assert Reader(s).closed(timeout=2)
