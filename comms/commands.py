@@ -136,12 +136,12 @@ class Commands:
             if e["event"] == "command_refused" and e["channel"] == ch:
                 v = e["values"]
                 state = v.get("state")
-                reason = {"latched": LATCHED, "lockout": LOCKOUT, "cooldown": COOLDOWN,
+                reason = {"latched": LATCHED, "tripped": LATCHED, "lockout": LOCKOUT, "cooldown": COOLDOWN,
                           "held": HELD}.get(state, LIMIT)
                 d = {"result": "refused", "reason": reason, "outlet": ch, "state": "on" if fb else "off",
                      "cause": v.get("cause")}
                 if state not in (None, "normal"):
-                    d["protection_state"] = state
+                    d["protection_state"] = "latched" if state == "tripped" else state
                 return d
         return {"result": "refused", "reason": FAILED, "outlet": ch, "state": "on" if fb else "off"}
 

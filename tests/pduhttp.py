@@ -55,7 +55,8 @@ class Pdu:
         self.t0 = time.monotonic()
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log.name) as f:
             return f.read()
 
@@ -67,7 +68,8 @@ class Pdu:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
         return self.output()
 
     def conn(self, src="127.0.0.1", timeout=20):
