@@ -7,6 +7,7 @@
 # connection after any HttpError: once framing is in doubt, nothing that
 # follows on the connection can be trusted.
 from micropython import const
+from core.calendar import civil_from_days
 
 # Request limits (bytes unless named otherwise). docs/http.md lists them.
 MAX_REQUEST_LINE = const(1024)   # method SP target SP version, CRLF excluded -> 414
@@ -340,16 +341,7 @@ def http_date(utc_s):
     integer arithmetic because time.gmtime's epoch differs between ports."""
     days, s = divmod(int(utc_s), 86400)
     wd = _WDAYS[days % 7]
-    # civil-from-days (H. Hinnant): proleptic Gregorian, eras of 400 years
-    z = days + 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    y = yoe + era * 400 + (1 if m <= 2 else 0)
+    y, m, d = civil_from_days(days)
     return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (wd, d, _MONTHS[m - 1], y, s // 3600, s // 60 % 60, s % 60)
 
 

@@ -28,6 +28,7 @@
 from array import array
 from metrology.snapshot import NQ, Q, NE, ENERGY_NAMES, FLAG_NAMES
 from comms.model import PROT_STATES
+from comms.chunks import Chunks
 
 CHUNK = 1024            # characters buffered before each write()
 READ_RETRIES = 3
@@ -72,30 +73,6 @@ _K_INLET, _K_PHASE, _K_NEUTRAL, _K_BRANCH, _K_GROUP, _K_OUTLET, _K_OTHER = range
 
 _OUTLET_STATES = ("on", "off", "unknown")
 _SEVERITIES = ("info", "notice", "warning", "alarm", "critical")
-
-
-class _Out:
-    """Lines in, chunks of about CHUNK characters out through write()."""
-
-    def __init__(self, write, clock):
-        self.write = write
-        self.clock = clock
-        self.parts = []
-        self.n = 0
-
-    async def put(self, s):
-        self.parts.append(s)
-        self.n += len(s)
-        if self.n >= CHUNK:
-            await self.flush()
-
-    async def flush(self):
-        if self.parts:
-            s = "".join(self.parts)
-            del self.parts[:]
-            self.n = 0
-            await self.write(s)
-            await self.clock.sleep_ms(0)    # let the firmware's tasks run between chunks
 
 
 def _esc_label(s):
@@ -443,7 +420,7 @@ async def _uplinks(out, uplinks):
 async def render(model, write, uplinks=None):
     """Write the exposition through `await write(chunk)` (str chunks of about
     CHUNK characters). Content type: text/plain; version=0.0.4; charset=utf-8."""
-    out = _Out(write, model.clock)
+    out = Chunks(write, model.clock, CHUNK)
     h = model.health()
     counts = model.event_counts()
     frame = _read_frame(model)

@@ -13,6 +13,7 @@
 # A measurement id is "<object>.<quantity>" (e.g. "O3.p_w"): the point table
 # below is the one source every uplink derives its names from.
 import time
+from core.calendar import iso_utc_ms
 from metrology.snapshot import QUANTITIES, ENERGY_KINDS, NQ, Q, NE, ENERGY_NAMES, MJ_PER_WH, FLAG_NAMES
 
 READ_RETRIES = 3          # a frame republished under a reader is read again
@@ -369,14 +370,4 @@ def _event(e):
 
 
 def _iso(utc_ms):
-    """ISO 8601 UTC with milliseconds, e.g. 2026-12-03T20:13:51.123Z."""
-    t = utc_ms // 1000
-    days = t // 86400
-    s = t - days * 86400
-    y, m, d = _civil(days)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (y, m, d, s // 3600, (s // 60) % 60, s % 60, utc_ms % 1000)
-
-
-def _civil(z):
-    from core.records import civil_from_days
-    return civil_from_days(z)
+    return iso_utc_ms(utc_ms)

@@ -19,9 +19,10 @@
 # record periods at a time (the record store decodes a whole query into a
 # list), each page written record by record and dropped before the next.
 import gc
-from core.records import civil_from_days, days_from_civil
+from core.calendar import civil_from_days, days_from_civil
 from comms.commands import CYCLE_OFF_MS, GROUP_STAGGER_MS
 from metrology.snapshot import NE, ENERGY_NAMES
+from comms.chunks import Chunks
 
 CHUNK = 2048            # characters buffered before each write()
 PAGE_RECORDS = 8        # record periods per records query
@@ -41,30 +42,6 @@ _RFIELDS = (("v", "voltage", "V"), ("i", "current", "A"), ("p", "active_power", 
 _CLEARS = ("device_ok", "derate_end", "rcm_clear", "prot_reset")
 _CONFIG_EVENTS = ("config_changed", "config_refused", "cal_changed", "cal_rollback", "time_set")
 _ROLE_ORDER = ("input", "sum", "neutral", "branch", "group", "outlet", "sensor", "channel")
-
-
-class _Out:
-    """Text in, chunks of about CHUNK characters out through write()."""
-
-    def __init__(self, write, clock):
-        self.write = write
-        self.clock = clock
-        self.parts = []
-        self.n = 0
-
-    async def put(self, s):
-        self.parts.append(s)
-        self.n += len(s)
-        if self.n >= CHUNK:
-            await self.flush()
-
-    async def flush(self):
-        if self.parts:
-            s = "".join(self.parts)
-            del self.parts[:]
-            self.n = 0
-            await self.write(s)
-            await self.clock.sleep_ms(0)    # let the firmware's tasks run between chunks
 
 
 def esc(v):
@@ -555,7 +532,7 @@ async def _control_table(out, model):
 async def render(model, write, t0_s, t1_s):
     """Write PEE.xml for records and events in [t0_s, t1_s) through
     `await write(chunk)`. Content type: application/xml; charset=utf-8."""
-    out = _Out(write, model.clock)
+    out = Chunks(write, model.clock, CHUNK)
     h = model.health()
     alarms = _alarms(model, h)
     status = "normal"

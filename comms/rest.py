@@ -430,6 +430,10 @@ class Api:
     async def h_health(self, req, resp, ident, params, body):
         h = self.model.health()
         h["uplinks"] = self.uplinks
+        import gc
+        if req.query.get("collect") == "1" and self.access.permits(ident, USERS):
+            gc.collect()    # an admin's diagnostic: the live heap (costs one collection)
+        h["heap"] = {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
         await send(resp, h)
 
     async def h_openapi(self, req, resp, ident, params, body):

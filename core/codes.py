@@ -65,7 +65,8 @@ ACT_OTHER = const(255)
 # slots, each (name, type) with type 'f' float32, 'i' int32, 'u' uint32,
 # 'b' bool, or 'q' int64 (takes two slots); then the names of text values,
 # stored in order in the record's text field. Codes not listed use
-# DEFAULT_VALUES. Values a code's schema does not name are kept as "k=v" text.
+# DEFAULT_VALUES. Values a code's schema does not name are kept in the text field
+# as "k=text", "k#number" or "k?bool" (0/1), and read back with their type.
 DEFAULT_VALUES = ((("peak", "f"), ("window_ms", "i"), ("value", "f"), ("limit", "f")), ())
 EVENT_VALUES = {
     EV_BOOT: ((("devices_ok", "b"), ("boot_count", "u")), ("board", "fw")),
@@ -73,8 +74,8 @@ EVENT_VALUES = {
     EV_DEVICE_FAULT: ((), ("part", "error")),
     EV_ACQ_OVERRUN: ((("count", "u"),), ()),
     EV_TIME_SET: ((("step_ms", "q"), ("delay_ms", "i"), ("stratum", "i")), ("source",)),
-    EV_OUTLET_ON: ((("feedback", "b"),), ("who",)),
-    EV_OUTLET_OFF: ((("feedback", "b"),), ("who",)),
+    EV_OUTLET_ON: ((("feedback", "b"), ("current_a", "f"), ("window_ms", "i")), ("who",)),
+    EV_OUTLET_OFF: ((("feedback", "b"), ("current_a", "f"), ("window_ms", "i")), ("who",)),
     EV_SWITCH_UNVERIFIED: ((("commanded", "b"), ("feedback", "b")), ("who",)),
     EV_COMMAND: ((), ("who", "command")),
     EV_CONFIG_CHANGED: ((("generation", "u"),), ("field", "old", "new", "who")),

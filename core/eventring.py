@@ -155,7 +155,7 @@ class FramRing:
 # 15 u8 severity      16 u16 code         18 u8 action (codes.ACTIONS index, 255 other)
 # 19 u8 text length   20 12 B channel (ASCII, NUL padded)
 # 32 4 x 32-bit numeric values (per-code schema, codes.EVENT_VALUES)
-# 48 44 B text: schema text values, then "k=v" extras, separated by 0x1f
+# 48 44 B text: schema text values, then extras "k=text" / "k#number" / "k?0|1", separated by 0x1f
 # 92 u16 seq & 0xFFFF 94 u16 CRC-16/CCITT over bytes 0..93
 # (the size, 96, is fram_layout.EVENT_REC: the map allocates the ring)
 _CH = const(20)
@@ -288,10 +288,13 @@ def encode_event(b, code, severity, channel, values, action, utc_ms, ticks_ms, t
             seps = 0
             idx += 1
             pos = _wpart(b, pos, end, k)
+            # the separator keeps the value's type: "k=text", "k#number", "k?bool"
+            v = values[k]
+            tv = type(v)
             if pos < end:
-                b[pos] = 0x3D  # "="
+                b[pos] = 0x3F if tv is bool else (0x23 if tv is int or tv is float else 0x3D)
                 pos += 1
-            pos = _wpart(b, pos, end, values[k])
+            pos = _wpart(b, pos, end, (1 if v else 0) if tv is bool else v)
     if act == codes.ACT_OTHER:
         if idx and pos < end:
             for _ in range(seps + 1):
@@ -305,6 +308,30 @@ def encode_event(b, code, severity, channel, values, action, utc_ms, ticks_ms, t
         b[i] = 0
     if _clipped[0]:
         b[14] |= 0x20    # text clipped: the full story is in the audit log / caller
+
+
+def _extra_sep(p):
+    # index of the first "=", "#" or "?" (names never hold them), -1 if none
+    for i in range(len(p)):
+        c = p[i]
+        if c == "=" or c == "#" or c == "?":
+            return i
+    return -1
+
+
+def _typed(sep, v):
+    """An extra value back with its type: "#" a number, "?" a bool, "=" text
+    (a number clipped by the text field's end stays text)."""
+    if sep == "?":
+        return v == "1"
+    if sep == "#":
+        try:
+            if "." in v or "e" in v or "n" in v:
+                return float(v)
+            return int(v)
+        except ValueError:
+            return v
+    return v
 
 
 def decode_event(b):
@@ -342,13 +369,13 @@ def decode_event(b):
                 if p:
                     values[texts[i]] = p
             else:
-                e = p.find("=")
+                e = _extra_sep(p)
                 if e > 0:
                     k = p[:e]
                     if k == "action" and act == codes.ACT_OTHER:
                         action = p[e + 1:]
                     else:
-                        values[k] = p[e + 1:]
+                        values[k] = _typed(p[e], p[e + 1:])
     if act != codes.ACT_OTHER and act < len(codes.ACTIONS):
         action = codes.ACTIONS[act]
     if flags & 0x20:

@@ -34,6 +34,7 @@ from micropython import const
 import micropython
 import array
 import struct
+from core.calendar import civil_from_days, days_from_civil
 from drivers.crc import crc16_ccitt
 from core import codes
 
@@ -45,28 +46,6 @@ _ENV = {"T": 0, "H": 1}
 _NAN = float("nan")
 LEVELS = (0, 1, 2)
 _DIRS = ("r0", "r1", "r2")
-
-
-# --- calendar (integer only: no dependence on the port's time epoch) ------------
-def civil_from_days(z):
-    z += 719468
-    era = (z if z >= 0 else z - 146096) // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    return yoe + era * 400 + (1 if m <= 2 else 0), m, d
-
-
-def days_from_civil(y, m, d):
-    y -= 1 if m <= 2 else 0
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
 
 
 _TINDEX = {}

@@ -2,7 +2,8 @@
 # store) built once from the Pdu's parts, and the servers on it. Uplinks see
 # only the model, the command service and the access store.
 #
-#   listen = {"http": (host, port), "https": (host, port, cert_der, key_der)}
+#   listen = {"http": (host, port), "https": (host, port, cert_der, key_der),
+#             "max_conns": n (optional: connection slots per server, comms/httpd.MAX_CONNS by default)}
 # On the MCU boot listens on the configured ports (network.http_port; HTTPS
 # when a certificate and key are installed on the record flash as
 # /tls/cert.der and /tls/key.der); the simulation passes its own.
@@ -43,7 +44,9 @@ class Uplinks:
                 import tls
                 ssl = tls.SSLContext(tls.PROTOCOL_TLS_SERVER)
                 ssl.load_cert_chain(a[2], a[3])
-            srv = HttpServer(self.api.handle, name=name, ssl=ssl, clock=self.clock)
+            conns = self.listen.get("max_conns")
+            srv = HttpServer(self.api.handle, name=name, ssl=ssl, clock=self.clock,
+                             **({"max_conns": conns} if conns else {}))
             self.stats[name] = srv.stats
             self.servers.append(srv)
             out.append((name, _serve(srv, a[0], a[1])))

@@ -10,6 +10,8 @@
 #   --flash-file P      backing file of the simulated record flash
 #   --scenario P        scenario JSON: loads plugged at boot and timed events
 #   --http-port/--modbus-port/--snmp-port/--mqtt-port N
+#   --https-port N --tls-cert CERT.der --tls-key KEY.der   HTTPS as well
+#   --http-conns N      connection slots per HTTP server (default comms/httpd.MAX_CONNS)
 import sys
 from sim.jsonfile import InputError, fail
 
@@ -19,7 +21,7 @@ _STR = ("board", "uart-path", "fram-file", "flash-file", "scenario", "tls-cert",
 def _args(argv):
     opts = {"board": "sim24", "seed": 1, "virtual": False, "duration": None, "uart-fd": None,
             "uart-path": None, "fram-file": None, "flash-file": None, "scenario": None, "http-port": 8080, "modbus-port": 5020,
-            "snmp-port": 1161, "mqtt-port": 1883, "https-port": None, "tls-cert": None, "tls-key": None}
+            "snmp-port": 1161, "mqtt-port": 1883, "https-port": None, "tls-cert": None, "tls-key": None, "http-conns": None}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -42,6 +44,8 @@ def _args(argv):
                     raise InputError("%s: %r is not %s" % (a, v, "a number" if k == "duration" else "an integer"))
                 if k == "duration" and not opts[k] > 0:
                     raise InputError("%s: must be > 0 seconds" % a)
+                if k == "http-conns" and not 1 <= opts[k] <= 64:
+                    raise InputError("%s: 1..64 connections" % a)
                 if k.endswith("-port") and not 0 < opts[k] < 65536:
                     raise InputError("%s: %d is not a port number" % (a, opts[k]))
         i += 1
@@ -55,6 +59,8 @@ def _args(argv):
 
 def _listen(o):
     listen = {"http": ("127.0.0.1", o["http-port"])}
+    if o["http-conns"] is not None:
+        listen["max_conns"] = o["http-conns"]
     if o["https-port"] is not None:
         try:
             with open(o["tls-cert"], "rb") as f:

@@ -49,6 +49,12 @@ def test_reader_behind_by_more_than_the_ring_is_told_how_many_it_missed(cases):
     assert u == {"case": "caught_up", "count": 0, "missed": 0, "ahead": 0, "ahead_missed": 0}
 
 
+def test_values_outside_the_schema_keep_their_type(cases):
+    v = cases["typed_extras"]["values"]
+    assert v == {"feedback": True, "who": "w", "n": 40, "r": 0.25, "ok": False, "label": "40"}
+    assert type(v["n"]) is int and type(v["r"]) is float and type(v["label"]) is str
+
+
 def test_record_contents_follow_the_per_code_schema(cases):
     c = cases["contents"]
     ev = {int(k): v for k, v in c["events"].items()}
@@ -58,10 +64,10 @@ def test_record_contents_follow_the_per_code_schema(cases):
     assert f["values"]["part"] == "ads131m04"
     assert "no answer to RDID (MISO reads ff)".startswith(f["values"]["error"].strip()[:20])
     t = ev[s2]
-    # int64 step survives exactly; an unknown action and an extra value are kept as text
+    # int64 step survives exactly; an unknown action is kept as text, an extra value with its type
     assert t["values"]["step_ms"] == 15552000123 and t["values"]["delay_ms"] == 3
     assert t["values"]["stratum"] == 2 and t["values"]["source"] == "sntp:pool"
-    assert t["values"]["extra"] == "5" and t["action"] == "latch-special"
+    assert t["values"]["extra"] == 5 and t["action"] == "latch-special"
     o = ev[s3]
     assert o["values"] == {"feedback": True, "who": "http:admin"} and o["action"] == "switched"
     d = ev[s4]

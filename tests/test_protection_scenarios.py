@@ -179,7 +179,7 @@ def test_staggered_power_up_respects_inrush_budget(sc):
 def test_branch_overload_sheds_by_priority_then_limits(sc):
     d = sc["shedding"]      # B1: outlets 1-4 at 6 A = 24 A > 95 % of 16 A; priorities 1:9 2:5 3:0 4:2
     sheds = ev(d, "shed")
-    assert [(e[2], e[4]["priority"]) for e in sheds] == [("O3", "0"), ("O4", "2")]
+    assert [(e[2], e[4]["priority"]) for e in sheds] == [("O3", 0), ("O4", 2)]   # typed values
     t1, t2 = sheds[0][0], sheds[1][0]
     assert 4900 <= t1 <= 6100                      # shed_delay_s = 5 after the branch went over
     assert 1900 <= t2 - t1 <= 2100                 # shed_settle_s = 2
@@ -252,8 +252,8 @@ def test_residual_sustained_isolated_and_latched(sc):
 def test_retry_storm_held_off_by_cooldown_then_lockout(sc):
     d = sc["storm"]   # a client asks for switch-on every 50 ms for 11.5 s; 40 A overload, K = 1 s
     trips = ev(d, "oc_timed", "O8")
-    assert [e[4]["cooldown_s"] for e in trips] == ["2", "4", "8"]          # cooldown x backoff^(k-1)
-    assert [e[4]["trips"] for e in trips] == ["1", "2", "3"]
+    assert [e[4]["cooldown_s"] for e in trips] == [2, 4, 8]          # cooldown x backoff^(k-1), typed
+    assert [e[4]["trips"] for e in trips] == [1, 2, 3]   # typed values
     # each re-close came only after the previous cooldown had expired
     assert trips[1][0] - trips[0][0] >= 2000 and trips[2][0] - trips[1][0] >= 4000
     lock = ev(d, "lockout", "O8")

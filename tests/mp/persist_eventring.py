@@ -105,6 +105,10 @@ for s in (s1, s2, s3, s4, s5, s6):
     e, _ = log.since(s - 1, 1)
     got[str(s)] = e[0]
 out("contents", seqs=[s1, s2, s3, s4, s5, s6], events=got, heard=heard)
+# values outside a code's schema come back with their type (issue: "window_ms": "40" as text)
+s7 = log.emit(codes.EV_OUTLET_ON, codes.SEV_INFO, "O8",
+              {"feedback": True, "who": "w", "n": 40, "r": 0.25, "ok": False, "label": "40"}, "switched")
+out("typed_extras", values=log.since(s7 - 1, 1)[0][0]["values"])
 
 # --- heap per emit --------------------------------------------------------------------
 # the firmware's own part of an emit allocates nothing: run it with the heap
