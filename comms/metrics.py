@@ -31,6 +31,7 @@ from comms.model import PROT_STATES
 from comms.chunks import Chunks
 
 CHUNK = 1024            # characters buffered before each write()
+PLAN_SLICE = 50         # points examined between yields while the family plan is made
 READ_RETRIES = 3
 
 # quantity -> (metric stem with its base unit, help, scale from the snapshot's unit)
@@ -164,13 +165,25 @@ def _qorder(qn):
     return NQ + NE
 
 
-def _plan(model):
+_PLANS = {}     # id(model) -> its plan: the point table is the board's, fixed after boot
+
+
+async def _plan(model):
     """The measurement families of the point table: [(kind, order, quantity,
     unit, "gauge"|"counter", [channel ids])], so each family's samples are
-    printed together, in kind order then snapshot quantity order."""
+    printed together, in kind order then snapshot quantity order. Made once
+    per model (hundreds of points: the first scrape builds it in slices,
+    yielding between them, so the acquisition task is never held up)."""
+    fams = _PLANS.get(id(model))
+    if fams is not None:
+        return fams
     where = {}
     fams = []
+    n = 0
     for _mid, ch, qn, unit, typ in model.points():
+        n += 1
+        if n % PLAN_SLICE == 0:
+            await model.clock.sleep_ms(0)
         key = (_kind(model, ch), qn)
         i = where.get(key)
         if i is None:
@@ -180,6 +193,7 @@ def _plan(model):
     fams.sort(key=lambda f: (f[0], f[1], f[2]))
     for f in fams:
         f[5].sort(key=_natkey)
+    _PLANS[id(model)] = fams
     return fams
 
 
@@ -213,7 +227,7 @@ async def _measurements(out, model, frame):
     index = snap.index
     eindex = snap.eindex
     _seq, vals, flags, en = frame
-    for k, _o, qn, unit, typ, chans in _plan(model):
+    for k, _o, qn, unit, typ, chans in await _plan(model):
         prefix, label, what = _KINDS[k]
         if typ == "counter":
             if en is None or qn not in ENERGY_NAMES:

@@ -10,8 +10,12 @@
 # Every response is JSON (errors too: {"error": reason, ...}); lists and long
 # documents are written in pieces (resp.start/write/end), so memory does not
 # grow with the response.
+import gc
 import json
 from comms.access import AccessError
+# imported at boot, not on the first request: loading a module is one long
+# step (compiling, on the unix port) that would hold the acquisition task up
+from comms import metrics, pee
 
 API = "/api/v1"
 
@@ -177,36 +181,24 @@ class Api:
         await send(resp, self.model.tree())
 
     async def h_inlet(self, req, resp, ident, params, body):
-        r = self._read(req, ("L1", "L2", "L3", "N", "NC", "INLET"))
-        if r is None:
-            return await error(resp, 503, "no measurement yet")
-        await send(resp, r)
+        await self._send_read(req, resp, ("L1", "L2", "L3", "N", "NC", "INLET"))
 
     async def h_phase(self, req, resp, ident, params, body):
         pid = params["id"]
         if pid not in self.model.phase_ids:
             return await error(resp, 404, "no phase %s" % pid)
-        r = self._read(req, (pid,))
-        if r is None:
-            return await error(resp, 503, "no measurement yet")
-        await send(resp, r)
+        await self._send_read(req, resp, (pid,))
 
     async def h_branches(self, req, resp, ident, params, body):
-        r = self._read(req, self.model.branch_ids)
-        if r is None:
-            return await error(resp, 503, "no measurement yet")
-        for b in self.model.branch_ids:
-            r["objects"][b]["rating_a"] = self.model.desc.BRANCHES[b].get("rating_a")
-        await send(resp, r)
+        m = self.model
+        await self._send_read(req, resp, m.branch_ids,
+                              {"ratings_a": {b: m.desc.BRANCHES[b].get("rating_a") for b in m.branch_ids}})
 
     async def h_branch(self, req, resp, ident, params, body):
         bid = params["id"]
         if bid not in self.model.branch_ids:
             return await error(resp, 404, "no branch %s" % bid)
-        r = self._read(req, (bid,))
-        if r is None:
-            return await error(resp, 503, "no measurement yet")
-        await send(resp, r)
+        await self._send_read(req, resp, (bid,), {"rating_a": self.model.desc.BRANCHES[bid].get("rating_a")})
 
     async def h_outlets(self, req, resp, ident, params, body):
         m = self.model
@@ -260,6 +252,8 @@ class Api:
         n = self.model.outlet_number(params["id"])
         if n is None:
             return await error(resp, 404, "no outlet %s" % params["id"])
+        if body is not None and type(body) is not dict:
+            return await error(resp, 400, "a JSON object: {\"reason\": text}")
         reason = "" if body is None or "reason" not in body else body["reason"]
         if type(reason) is not str or len(reason) > 64:
             return await error(resp, 400, "reason: a string of at most 64 characters")
@@ -430,7 +424,6 @@ class Api:
     async def h_health(self, req, resp, ident, params, body):
         h = self.model.health()
         h["uplinks"] = self.uplinks
-        import gc
         if req.query.get("collect") == "1" and self.access.permits(ident, USERS):
             gc.collect()    # an admin's diagnostic: the live heap (costs one collection)
         h["heap"] = {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
@@ -447,13 +440,11 @@ class Api:
         await resp.send(gz, "application/json")
 
     async def h_metrics(self, req, resp, ident, params, body):
-        from comms import metrics
         await resp.start("text/plain; version=0.0.4; charset=utf-8")
         await metrics.render(self.model, resp.write, self.uplinks)
         await resp.end()
 
     async def h_pee(self, req, resp, ident, params, body):
-        from comms import pee
         q = req.query
         now = self.model.clock.utc_ms() // 1000
         t1 = _int(q.get("to", str(now)), 0, 1 << 40)
@@ -464,11 +455,17 @@ class Api:
         await pee.render(self.model, resp.write, t0, t1)
         await resp.end()
 
-    def _read(self, req, ids):
+    async def _send_read(self, req, resp, ids, extra=None):
         kind = _kind(req)
         if kind is None:
-            return None
-        return self.model.read(ids, kind)
+            return await error(resp, 400, "kind: win or sec")
+        r = self.model.read(ids, kind)
+        if r is None:
+            resp.headers.append(("Retry-After", "1"))
+            return await error(resp, 503, "no measurement yet")
+        if extra:
+            r.update(extra)
+        await send(resp, r)
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -492,6 +489,7 @@ async def _result(resp, r):
     if res == "accepted":
         return await send(resp, r, 202)
     reason = r.get("reason")
+    r["error"] = reason if not r.get("detail") else "%s: %s" % (reason, r["detail"])
     await send(resp, r, 403 if reason == "not permitted" else (400 if reason == "invalid" else 409))
 
 
@@ -508,8 +506,15 @@ def _json_body(req):
     ct = req.headers.get("content-type", "application/json")
     if not ct.startswith("application/json"):
         return None, "Content-Type: application/json expected"
+    b = req.body
+    if b"\\ud" in b or b"\\uD" in b:
+        # a \uD800-\uDFFF escape decodes to a lone surrogate, which no UTF-8
+        # reply, log or store could carry: send such characters as UTF-8
+        for i in range(len(b) - 3):
+            if b[i] == 0x5C and b[i + 1] == 0x75 and b[i + 2] in b"dD" and b[i + 3] in b"89abcdefABCDEF":
+                return None, "body: \\u surrogate escapes are not accepted; send the characters as UTF-8"
     try:
-        return json.loads(req.body), None
+        return json.loads(b), None
     except (ValueError, UnicodeError):
         return None, "body: invalid JSON"
 

@@ -11,6 +11,7 @@ from comms.model import Model
 from comms.commands import Commands
 from comms.rest import Api
 from comms.httpd import HttpServer
+from comms import openapi_doc    # the API document (gzip bytes; in flash on the MCU)
 
 HOUSEKEEP_MS = 60000       # access store: expired sessions and login counters
 
@@ -72,8 +73,7 @@ def _serve(srv, host, port):
 
 
 def _openapi_gz():
-    from comms.openapi_doc import GZ
-    return GZ
+    return openapi_doc.GZ
 
 
 def default_listen(config, fs):

@@ -162,6 +162,9 @@ def main(argv=None):
         print("  (max idle %.1f ms; overruns idle/loaded/end %d/%d/%d)" % (
             idle["max_gap_us"] / 1000, idle["overruns"], loaded["overruns"], pl["done"]["overruns"]))
     print()
+    from tools import bench_http
+    _section("HTTP uplink", bench_http.main)
+    print()
     r = realtime_run(a.board, a.realtime_seconds)
     print("real-time run (%.0f s, make run equivalent): %.3f of one core; %s" % (
         a.realtime_seconds, r["cpu_s"] / r["wall_s"], r["final"]))
