@@ -6,7 +6,8 @@
 #   3 metrology    acquisition -> kernels -> cycles -> windows -> snapshot
 #   4 protection   outlets and the protection ladder, after metrology in the
 #                  acquisition task
-#   5 services     the firmware's own periodic tasks; uplinks (comms/) plug in here
+#   5 uplinks      the management plane (model, commands, access) and its servers
+#   6 services     the task table, every task under the supervisor
 #
 # Task ownership (one owner per resource, documented timing):
 #   acquisition   every 10 ms   owns the AFE drivers' rings and sample arrays
