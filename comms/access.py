@@ -332,6 +332,9 @@ class Access:
         self.path_b = path + ".b"
         self.tmp = path + ".tmp"
         self.iterations = iterations
+        # awaited between slices of key derivation: the management model sets
+        # its pace() here (firmware/uplinks.py); None: a plain yield
+        self.pace = None
         self._t_last = clock.ticks_ms()
         self._mono = 0
         self._sessions = {}        # sha256(token) -> [user, created, last used, iface, host]
@@ -578,7 +581,7 @@ class Access:
         self._inflight += 1
         try:
             salt = os.urandom(SALT_LEN)
-            dk = await pbkdf2_sha256(password.encode(), salt, self.iterations, HASH_LEN)
+            dk = await pbkdf2_sha256(password.encode(), salt, self.iterations, HASH_LEN, pace=self.pace)
         finally:
             self._inflight -= 1
         now = self.clock.utc_ms()
@@ -595,9 +598,9 @@ class Access:
         self._inflight += 1
         try:
             if rec is None:
-                await pbkdf2_sha256(pw, _DUMMY_SALT, self.iterations, HASH_LEN)
+                await pbkdf2_sha256(pw, _DUMMY_SALT, self.iterations, HASH_LEN, pace=self.pace)
                 return False
-            dk = await pbkdf2_sha256(pw, binascii.unhexlify(rec["salt"]), rec["it"], HASH_LEN)
+            dk = await pbkdf2_sha256(pw, binascii.unhexlify(rec["salt"]), rec["it"], HASH_LEN, pace=self.pace)
         finally:
             self._inflight -= 1
         return equal(dk, binascii.unhexlify(rec["hash"])) and type(password) is str and \
@@ -928,8 +931,8 @@ class Access:
             self._refuse(who, what, 400, err)
         if name not in self._snmp_users and len(self._snmp_users) >= MAX_SNMP_USERS:
             self._refuse(who, what, 409, "at most %d SNMPv3 users" % MAX_SNMP_USERS)
-        ku_a = await password_to_key(auth, auth_password)
-        ku_p = await password_to_key(auth, priv_password) if priv != "none" else None
+        ku_a = await password_to_key(auth, auth_password, self.pace)
+        ku_p = await password_to_key(auth, priv_password, self.pace) if priv != "none" else None
         if name not in self._snmp_users and len(self._snmp_users) >= MAX_SNMP_USERS:    # added meanwhile
             self._refuse(who, what, 409, "at most %d SNMPv3 users" % MAX_SNMP_USERS)
         snap = self._snapshot()
@@ -1117,9 +1120,9 @@ def _snmp_hash(auth):
     return hashlib.sha256
 
 
-async def password_to_key(auth, password):
+async def password_to_key(auth, password, pace=None):
     """Ku: the hash of 1,048,576 bytes of the password repeated (RFC 3414
-    A.2.2; SHA-256 per RFC 7860). Yields every 64 KB."""
+    A.2.2; SHA-256 per RFC 7860). Awaits pace() (default: a yield) every 64 KB."""
     import asyncio
     h = _snmp_hash(auth)()
     pw = password.encode()
@@ -1138,7 +1141,7 @@ async def password_to_key(auth, password):
         k += m
         if k >= 65536:
             k = 0
-            await asyncio.sleep_ms(0)
+            await (pace() if pace else asyncio.sleep_ms(0))
     return h.digest()
 
 

@@ -4,11 +4,13 @@
 #
 # Handler contract
 # ----------------
-#   server = HttpServer(handler, name="http", max_conns=MAX_CONNS, ssl=None, clock=None)
+#   server = HttpServer(handler, name="http", max_conns=MAX_CONNS, ssl=None, clock=None, pace=None)
 #       ssl:   a tls.SSLContext(tls.PROTOCOL_TLS_SERVER) with load_cert_chain(cert, key)
 #              done (DER bytes on the unix port's mbedTLS build), or None for plain HTTP
 #       clock: a core.clock clock; while clock.time_valid, responses carry a Date header
 #              from clock.utc_ms(); without a clock, or unset time, no Date header
+#       pace:  async callable awaited before each handler and each write (Model.pace:
+#              uplink work waits for a due acquisition poll); None: a plain yield
 #   await server.start(host, port)       # returns once listening; server.close() stops it
 #
 #   async def handler(req, resp):
@@ -289,9 +291,16 @@ class Response:
         await self.send('{"error": "%s"}' % reason)
 
 
+async def _yield():
+    await asyncio.sleep_ms(0)
+
+
 class HttpServer:
-    def __init__(self, handler, name="http", max_conns=MAX_CONNS, ssl=None, clock=None):
+    def __init__(self, handler, name="http", max_conns=MAX_CONNS, ssl=None, clock=None, pace=None):
         self.handler = handler
+        # awaited before each handler and each write: the management model's
+        # pace(), which keeps uplink work out of the acquisition poll's way
+        self.pace = pace or _yield
         self.name = name
         self.ssl = ssl
         self.clock = clock
@@ -477,6 +486,7 @@ class HttpServer:
         c.resp = resp
         c.arm(_HANDLER, self.handler_ms)
         try:
+            await self.pace()
             await self.handler(req, resp)
         except Exception as e:       # not CancelledError: a timeout goes on to _expired
             if resp.broken:
@@ -562,6 +572,7 @@ class HttpServer:
         phase = c.phase
         deadline = c.deadline
         c.arm(_SEND, self.send_ms)
+        await self.pace()
         c.io.write(data)
         await c.io.drain()
         c.phase = phase

@@ -183,16 +183,24 @@ async def _plan(model):
     for _mid, ch, qn, unit, typ in model.points():
         n += 1
         if n % PLAN_SLICE == 0:
-            await model.clock.sleep_ms(0)
+            await model.pace()
         key = (_kind(model, ch), qn)
         i = where.get(key)
         if i is None:
             i = where[key] = len(fams)
             fams.append((key[0], _qorder(qn), qn, unit, typ, []))
         fams[i][5].append(ch)
-    fams.sort(key=lambda f: (f[0], f[1], f[2]))
+    # sorted on keys computed once: MicroPython's sort calls a key function
+    # at every comparison (562 channels by _natkey: 0.26 s on the unix port)
+    dec = [((f[0], f[1], f[2]), i) for i, f in enumerate(fams)]
+    dec.sort()
+    fams = [fams[i] for _k, i in dec]
     for f in fams:
-        f[5].sort(key=_natkey)
+        await model.pace()
+        dec = [(_natkey(ch), ch) for ch in f[5]]
+        dec.sort()
+        f[5][:] = [ch for _k, ch in dec]
+    dec = None
     _PLANS[id(model)] = fams
     return fams
 
@@ -434,7 +442,7 @@ async def _uplinks(out, uplinks):
 async def render(model, write, uplinks=None):
     """Write the exposition through `await write(chunk)` (str chunks of about
     CHUNK characters). Content type: text/plain; version=0.0.4; charset=utf-8."""
-    out = Chunks(write, model.clock, CHUNK)
+    out = Chunks(write, model.pace, CHUNK)
     h = model.health()
     counts = model.event_counts()
     frame = _read_frame(model)

@@ -18,6 +18,11 @@ from metrology.snapshot import QUANTITIES, ENERGY_KINDS, NQ, Q, NE, ENERGY_NAMES
 
 READ_RETRIES = 3          # a frame republished under a reader is read again
 EVENTS_MAX = 200          # events per page
+# Pacing (pace()): uplink work runs between acquisition polls, never across
+# one. A slice of uplink work starts only when the next poll is at least
+# PACE_US away, so a slice must stay shorter than that (~1 ms on the unix
+# port; the renderers and handlers cut their work to fit).
+PACE_US = 3000
 
 # protection state names the model reports (outlet, branch, inlet element)
 PROT_STATES = ("normal", "pickup", "derate", "tripped", "latched", "cooldown", "lockout", "shed")
@@ -50,6 +55,16 @@ class Model:
         self.phase_ids = ("L1", "L2", "L3")
         self._hash = None
         self._hash_gen = -1
+
+    # --- pacing -----------------------------------------------------------------------------
+    def pace(self):
+        """Every uplink awaits this between slices of its work (before each
+        request's handler, each write, each renderer chunk, each PBKDF2
+        round): at once while the next acquisition poll is more than PACE_US
+        away, else after the poll (core/acquisition.Acquisition.pace). The
+        loop is then late by at most one slice, never by every ready
+        uplink task's slice in turn."""
+        return self._acq.pace(PACE_US)
 
     # --- inventory and tree -------------------------------------------------------------
     def inventory(self):

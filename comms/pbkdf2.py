@@ -6,7 +6,7 @@
 # opad||inner (2 compressions). U is XORed into T in place (viper, no
 # allocation besides the two digests).
 #
-# The derivation is a coroutine that yields (asyncio.sleep_ms(0)) every SLICE
+# The derivation is a coroutine that awaits pace() every SLICE
 # iterations, so a login never holds the scheduler: the 10 ms acquisition loop
 # keeps running while a password is checked. Figures (tests/test_access.py
 # measures them): ~4 us per iteration on the unix port (x86-64), so a slice
@@ -67,9 +67,14 @@ def hmac_sha256(key, msg):
     return _mac(ipad, opad, _bytes(msg))
 
 
-async def pbkdf2_sha256(password, salt, iterations, dklen=HLEN, slice_n=SLICE):
+async def _yield():
+    await asyncio.sleep_ms(0)
+
+
+async def pbkdf2_sha256(password, salt, iterations, dklen=HLEN, slice_n=SLICE, pace=None):
     """PBKDF2-HMAC-SHA256(password, salt, iterations, dklen) -> bytes.
-    Yields to the scheduler every slice_n iterations."""
+    Awaits pace() (default: a plain yield) every slice_n iterations."""
+    pace = pace or _yield
     iterations = int(iterations)
     if iterations < 1:
         raise ValueError("pbkdf2: iterations must be >= 1")
@@ -91,7 +96,7 @@ async def pbkdf2_sha256(password, salt, iterations, dklen=HLEN, slice_n=SLICE):
             n += 1
             if n >= slice_n:
                 n = 0
-                await asyncio.sleep_ms(0)
+                await pace()
         out.extend(t)
         block += 1
     return bytes(out[:dklen])

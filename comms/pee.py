@@ -18,7 +18,6 @@
 # read by cursor a page at a time and data records are queried PAGE_RECORDS
 # record periods at a time (the record store decodes a whole query into a
 # list), each page written record by record and dropped before the next.
-import gc
 from core.calendar import civil_from_days, days_from_civil
 from comms.commands import CYCLE_OFF_MS, GROUP_STAGGER_MS
 from metrology.snapshot import NE, ENERGY_NAMES
@@ -360,7 +359,6 @@ async def _data_table(out, model, objs):
                     ("id", i), ("name", name), ("object", oid), ("role", role), ("unit", "W"),
                     ("period_s", rec["period_s"]), ("time", t))), _num(v)))
     rec = None
-    gc.collect()
     # temperature (and humidity) of the equipment
     env = model.environment()
     for sid in sorted(env):
@@ -396,8 +394,9 @@ async def _record(out, objs, rid, r):
         ("time_valid", r["time_valid"]), ("partial", r["partial"]), ("equipment_id", r["equipment"]),
         ("site_id", r["site"]))))
     chans = r["channels"]
-    names = sorted(chans, key=objs.key)
-    for name in names:
+    names = [(objs.key(n), n) for n in chans]    # keys computed once (MicroPython's
+    names.sort()                                   # sort calls key= per comparison)
+    for _k, name in names:
         d = chans[name]
         obj, role = objs.of(name)
         for key, qn, unit in _RFIELDS:
@@ -433,7 +432,7 @@ async def _data_record_table(out, model, objs, t0_s, t1_s):
                 await _record(out, objs, rid, r)
                 r = None
         recs = None
-        gc.collect()
+        await model.pace()      # pages without records yield too (a day is ~100 pages)
         a = b
     await out.put("</data_record_table>\n")
 
@@ -532,7 +531,7 @@ async def _control_table(out, model):
 async def render(model, write, t0_s, t1_s):
     """Write PEE.xml for records and events in [t0_s, t1_s) through
     `await write(chunk)`. Content type: application/xml; charset=utf-8."""
-    out = Chunks(write, model.clock, CHUNK)
+    out = Chunks(write, model.pace, CHUNK)
     h = model.health()
     alarms = _alarms(model, h)
     status = "normal"

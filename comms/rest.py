@@ -465,13 +465,18 @@ class Api:
             return await error(resp, 503, "no measurement yet")
         if extra:
             r.update(extra)
-        await send(resp, r)
+        # the body is made before the first await and the read dropped: a
+        # response waiting on pace() or its socket holds its bytes only (16 KB
+        # for 24 outlets), not the read's objects (~47 KB) nor a str copy
+        body = json.dumps(r).encode()
+        r = None
+        await resp.send(body, "application/json")
 
 
 # --- helpers ---------------------------------------------------------------------------------------
 async def send(resp, obj, status=200):
     resp.status = status
-    await resp.send(json.dumps(obj), "application/json")
+    await resp.send(json.dumps(obj).encode(), "application/json")
 
 
 async def error(resp, status, reason, **extra):

@@ -18,11 +18,13 @@
 #     or three calls. This halves the sample arrays (and every buffer sized
 #     from max_frames downstream: branch sums, protection scratch) without
 #     shortening the stall the rings absorb.
+import asyncio
 import time
 from array import array
 
 POLL_MS = 10
 LATE_PERIOD_MS = 5000       # loop lateness: the "recent" window
+STALE_US = 20000            # pace(): a poll this overdue is not coming (task not running)
 RING_FRAMES = 256           # per ADS131M04 ring (the driver's default)
 CHUNK_FRAMES = 128          # frames per consumer call (sample arrays)
 INLET_CH = 7  # ADE9000 waveform sets: IA, VA, IB, VB, IC, VC, IN
@@ -53,6 +55,10 @@ class Acquisition:
         self.late_recent_us = 0
         self._late_cur_us = 0
         self._late_t0 = 0
+        # when the next poll is due (clock ticks_us), for uplinks pacing their
+        # work around it (headroom_us()); None until the task runs
+        self.due_us = None
+        self._clock = None
 
     def label_consumers(self, name):
         """Name the consumers added since the last label (one layer's attach())."""
@@ -145,12 +151,40 @@ class Acquisition:
             o += self.ade.errors.overrun
         return o
 
+    def headroom_us(self):
+        """Time left before the next poll is due (negative: overdue), or None
+        while the task is not running."""
+        if self.due_us is None:
+            return None
+        return time.ticks_diff(self.due_us, self._clock.ticks_us())
+
+    async def pace(self, need_us, waits=3):
+        """Wait, if need be, until the next poll is at least `need_us` away.
+        Other tasks await this before each slice of their work (see
+        comms/model.Model.pace): near a poll they sleep until just after its
+        deadline; the poll's deadline is older than their wake-up times, so
+        asyncio runs the poll first however many of them are ready. At most
+        `waits` sleeps: a poll that does not come (the task failed, fail-safe)
+        holds nobody for long. In virtual time, a plain yield."""
+        clock = self._clock
+        if clock is None or clock.virtual:
+            await asyncio.sleep_ms(0)
+            return
+        for _ in range(waits):
+            h = self.headroom_us()
+            if h is None or h >= need_us or h < -STALE_US:
+                return
+            # +2 ms, 1 ms when overdue: strictly after the poll's own wake-up time
+            await asyncio.sleep_ms(h // 1000 + 2 if h > 0 else 1)
+
     async def run(self, clock):
         self._late_t0 = clock.ticks_ms()
+        self._clock = clock
         while True:
             self.poll()
             self.stage = None
             t = clock.ticks_us()
+            self.due_us = time.ticks_add(t, POLL_MS * 1000)
             await clock.sleep_ms(POLL_MS)
             self._note_lateness(time.ticks_diff(clock.ticks_us(), t) - POLL_MS * 1000, clock.ticks_ms())
 

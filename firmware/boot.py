@@ -19,6 +19,8 @@
 #   persist       every 1 s     saves energy counters to FRAM; UTC time every 60 s
 #   sntp          hourly        (MCU, when enabled) sets the clock, logs the step
 #   status        every 5 s     console line (only when a console is given)
+#   heap          every 20 ms   collects garbage right after a poll, before the heap fills
+#                               (firmware/heap.py; real time only)
 #   watchdog      every 0.5 s   feeds the board's watchdog while acquisition polls advance
 # Every task runs under firmware/supervisor.py: a task that raises is an alarm
 # and restarts with backoff; repeated failure of acquisition (with metrology
@@ -31,6 +33,7 @@ from core.clock import RealClock
 from core.events import EventLog
 from core.health import Health
 from firmware.devices import Devices
+from firmware.heap import HeapKeeper
 from firmware.stores import Stores
 from firmware.supervisor import Supervisor, WDT_TIMEOUT_MS
 from firmware.uplinks import Uplinks, default_listen
@@ -139,6 +142,8 @@ class Pdu:
                  ("power_on", self._power_on, False, None)]
         if not clock.virtual and self.config["time.sntp_enable"] and self.board.desc.PLATFORM == "mcu":
             table.append(("sntp", lambda: self.sntp.run(self.config["time.sntp_interval_s"]), False, None))
+        if not clock.virtual:    # in virtual time nothing waits on a collection
+            table.append(("heap", HeapKeeper(acq).run, False, None))
         if self.console is not None:
             table.append(("status", self._status, False, None))
         for name, f in self.uplinks.tasks():

@@ -25,6 +25,7 @@ class Uplinks:
                            supervisor=pdu.supervisor, env=pdu.env, boot_count=pdu.boot_count,
                            fw_version=pdu.fw_version, audit=pdu.audit)
         self.access = pdu.access
+        self.access.pace = self.model.pace     # password derivations paced like uplink work
         self.commands = Commands(outlets=pdu.outlets, protection=pdu.protection, config=pdu.config,
                                  audit=pdu.audit, events=pdu.events, access=self.access, model=self.model,
                                  clock=pdu.clock)
@@ -46,7 +47,7 @@ class Uplinks:
                 ssl = tls.SSLContext(tls.PROTOCOL_TLS_SERVER)
                 ssl.load_cert_chain(a[2], a[3])
             conns = self.listen.get("max_conns")
-            srv = HttpServer(self.api.handle, name=name, ssl=ssl, clock=self.clock,
+            srv = HttpServer(self.api.handle, name=name, ssl=ssl, clock=self.clock, pace=self.model.pace,
                              **({"max_conns": conns} if conns else {}))
             self.stats[name] = srv.stats
             self.servers.append(srv)

@@ -5,7 +5,7 @@ oversized heads and bodies, traversal, invalid JSON, wrong types, unknown
 objects, forged tokens) and a crowd of slow clients. Each is answered 4xx or
 closed; afterwards the firmware still answers, its live heap has not grown,
 overruns are 0, and the worst acquisition-poll lateness during the fuzz is
-printed beside the idle figure (its goal is checked in `make bench`)."""
+printed beside the idle figure and is at most one poll period."""
 import json
 import random
 import socket
@@ -14,6 +14,7 @@ import time
 
 import pytest
 from pduhttp import ADMIN_PW, Pdu
+from tools.http_fuzz import fuzz_case, raw
 
 FUZZ_REQUESTS = 5000
 POLL_MS = 10
@@ -83,60 +84,6 @@ def test_plain_http_to_the_tls_port_fails_cleanly_and_https_goes_on(pdu):
     assert h["uplinks"]["https"]["tls_errors"] >= 1
 
 
-def _raw(pdu, data, timeout=5):
-    """Send raw bytes, return the status code the server answered (0: closed without one)."""
-    s = socket.create_connection(("127.0.0.1", pdu.port), timeout=timeout)
-    try:
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
-        got = b""
-        while len(got) < 64:
-            b = s.recv(4096)
-            if not b:
-                break
-            got += b
-    except (ConnectionResetError, BrokenPipeError, socket.timeout):
-        got = b""
-    finally:
-        s.close()
-    if got.startswith(b"HTTP/1."):
-        return int(got[9:12])
-    return 0
-
-
-PATHS = ["/api/v1/outlets/O%d", "/api/v1/outlets/O%d/command", "/api/v1/branches/B%d", "/api/v1/phases/L%d",
-         "/api/v1/groups/G%d/command", "/api/v1/users/u%d", "/api/v1/tokens/t%d", "/api/v1/events?since=%d",
-         "/api/v1/records?from=%d", "/pee.xml?from=%d", "/api/v1/../../etc/passwd%d", "/%%2e%%2e/x%d",
-         "/api/v1/outlets/%%00%d", "/api/v1/settings", "/metrics", "/api/v1/nosuch/%d"]
-
-
-def _fuzz_case(rnd, token):
-    k = rnd.randrange(10)
-    if k == 0:      # random bytes
-        return bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 300)))
-    if k == 1:      # truncated or malformed request lines
-        return rnd.choice([b"GET\r\n\r\n", b"GET /\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b" / HTTP/1.1\r\n\r\n",
-                           b"GET /" + b"a" * 3000 + b" HTTP/1.1\r\n\r\n", b"G\x00T / HTTP/1.1\r\n\r\n",
-                           b"GET / HTTP/1.1\r\nHost", b"\r\n\r\n\r\n\r\n"])
-    if k == 2:      # oversized or too many header fields
-        return (b"GET /api/v1/device HTTP/1.1\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"v" * rnd.randrange(10, 3000))
-                                                                for i in range(rnd.randrange(1, 60))) + b"\r\n")
-    if k == 3:      # bodies: too large, without length, chunked
-        return rnd.choice([b"POST /api/v1/login HTTP/1.1\r\nContent-Length: 999999\r\n\r\n",
-                           b"POST /api/v1/login HTTP/1.1\r\n\r\n{}",
-                           b"POST /api/v1/login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"])
-    path = rnd.choice(PATHS)
-    path = path % rnd.randrange(-5, 100) if "%d" in path else path
-    auth = b"Authorization: Bearer " + (token.encode() if rnd.random() < 0.6 else
-                                        rnd.choice([b"x", b"pdus_" + b"0" * 64, token.encode()[:-1] + b"x"])) + b"\r\n"
-    method = rnd.choice([b"GET", b"POST", b"PATCH", b"DELETE", b"PUT", b"HEAD", b"OPTIONS"])
-    body = rnd.choice([b"", b"{", b"[]", b'{"action": 1}', b'{"action": "explode"}', b'{"password": null}',
-                       b'{"record": {"keep_days": "x"}}', json.dumps({"name": "x" * 200, "role": "god",
-                                                                      "password": 5}).encode(),
-                       b'{"outlets": {"99": {"name": "x"}}}', b"\xff\xfe"])
-    head = b"%s %s HTTP/1.1\r\nHost: pdu\r\n%sContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (
-        method, path.encode(), auth, len(body))
-    return head + body
 
 
 def _lateness(pdu, token):
@@ -146,9 +93,13 @@ def _lateness(pdu, token):
 
 def test_fuzz_slow_clients_no_crash_no_heap_growth_no_overrun(pdu):
     token = pdu.login("admin", ADMIN_PW)
-    # idle: the recent worst poll lateness over two windows
+    # idle: the recent worst poll lateness over two windows; the window before
+    # them holds the HTTPS tests' handshakes (printed apart: mbedTLS runs each
+    # handshake step in one call, which the event loop cannot slice)
+    time.sleep(5.2)
+    tls_late = _lateness(pdu, token)[0]
     idle = []
-    for _ in range(3):
+    for _ in range(2):
         time.sleep(5.2)
         idle.append(_lateness(pdu, token)[0])
     st, _, h0 = pdu.req("GET", "/api/v1/health?collect=1", token)
@@ -159,7 +110,7 @@ def test_fuzz_slow_clients_no_crash_no_heap_growth_no_overrun(pdu):
     t_sample = time.monotonic()
     t0 = time.monotonic()
     for i in range(FUZZ_REQUESTS):
-        code = _raw(pdu, _fuzz_case(rnd, token))
+        code = raw(pdu.port, fuzz_case(rnd, token))
         statuses[code] = statuses.get(code, 0) + 1
         if time.monotonic() - t_sample > 4.0:
             fuzz_late.append(_lateness(pdu, token)[0])
@@ -175,7 +126,7 @@ def test_fuzz_slow_clients_no_crash_no_heap_growth_no_overrun(pdu):
         except OSError:
             pass
     time.sleep(1)
-    st_busy = _raw(pdu, b"GET /api/v1/device HTTP/1.1\r\n\r\n")
+    st_busy = raw(pdu.port, b"GET /api/v1/device HTTP/1.1\r\n\r\n")
     for s in slow:
         s.close()
     fuzz_late.append(_lateness(pdu, token)[0])
@@ -184,8 +135,9 @@ def test_fuzz_slow_clients_no_crash_no_heap_growth_no_overrun(pdu):
     heap1 = h1["heap"]["alloc"]
     print("\nfuzz: %d requests in %.1f s, statuses %s; slow clients: next request answered %d"
           % (FUZZ_REQUESTS, t_fuzz, dict(sorted(statuses.items())), st_busy))
-    print("acquisition-poll lateness, worst of 5 s windows: idle %.1f ms, during the fuzz %.1f ms (one poll: %d ms)"
-          % (max(idle) / 1000.0, max(fuzz_late) / 1000.0, POLL_MS))
+    print("acquisition-poll lateness, worst of 5 s windows: idle %.1f ms, during the fuzz %.1f ms (one poll: %d ms); "
+          "the window of the HTTPS tests %.1f ms" % (max(idle) / 1000.0, max(fuzz_late) / 1000.0, POLL_MS,
+                                                   tls_late / 1000.0))
     print("live heap: before %d, after %d bytes" % (heap0, heap1))
     # 503: over the connection cap; 505: "HTTP/9.9" (RFC 9110: an unsupported major version)
     assert not [c for c in statuses if c >= 500 and c not in (503, 505)], statuses
@@ -197,6 +149,8 @@ def test_fuzz_slow_clients_no_crash_no_heap_growth_no_overrun(pdu):
     # still serving, the same as before
     st, _, d = pdu.req("GET", "/api/v1/device", token)
     assert st == 200 and d["board"] == "sim24"
-    # the lateness figures are printed here and measured against their goal
-    # (one poll) in `make bench` (tools/bench_http.py): speed goals live there
+    # uplink work is paced around the poll (comms/model.Model.pace): the
+    # fuzz may not make the poll later than one poll period (`make bench`
+    # prints the same figure under its REST load and its own fuzz)
     assert idle and fuzz_late
+    assert max(fuzz_late) <= POLL_MS * 1000, fuzz_late
