@@ -19,7 +19,7 @@
 #   persist       every 1 s     saves energy counters to FRAM; UTC time every 60 s
 #   sntp          hourly        (MCU, when enabled) sets the clock, logs the step
 #   status        every 5 s     console line (only when a console is given)
-#   heap          every 20 ms   collects garbage right after a poll, before the heap fills
+#   heap          every 50 ms   collects garbage right after a poll, before the heap fills
 #                               (firmware/heap.py; real time only)
 #   watchdog      every 0.5 s   feeds the board's watchdog while acquisition polls advance
 # Every task runs under firmware/supervisor.py: a task that raises is an alarm
