@@ -73,6 +73,7 @@ import time
 from micropython import const
 from comms import http
 from comms.http import HttpError
+from comms.net import peer as _peer
 
 MAX_CONNS = const(8)             # connection slots (each RX_BUF + TX_BUF, plus mbedTLS with TLS)
 BACKLOG = const(8)               # listen() queue: a browser opens up to 6 at once
@@ -109,19 +110,6 @@ assert RX_BUF >= http.MAX_HEADER_LINE + 2 and RX_BUF >= http.MAX_REQUEST_LINE + 
 assert TX_BUF > http.CHUNK_OVERHEAD + 256
 
 
-def _peer(addr):
-    """"ip:port" from a unix-port sockaddr (bytes) or an lwIP (ip, port) tuple."""
-    try:
-        if isinstance(addr, tuple):
-            return "%s:%d" % (addr[0], addr[1])
-        import socket
-        a = socket.sockaddr(addr)
-        ip, port = a[1], a[2]
-        if len(ip) == 4:
-            return "%d.%d.%d.%d:%d" % (ip[0], ip[1], ip[2], ip[3], port)
-        return "[%s]:%d" % (":".join("%x" % (ip[i] << 8 | ip[i + 1]) for i in range(0, 16, 2)), port)
-    except Exception:
-        return "?"
 
 
 class Request:

@@ -58,6 +58,8 @@ ROUTES = (
     ("GET", "/api/v1/tokens", USERS, "tokens"),
     ("POST", "/api/v1/tokens", USERS, "token_add"),
     ("DELETE", "/api/v1/tokens/{id}", USERS, "token_delete"),
+    ("GET", "/api/v1/access/uplinks", USERS, "access_uplinks"),
+    ("PATCH", "/api/v1/access/modbus", USERS, "access_modbus"),
     ("GET", "/api/v1/calibration", READ, "calibration"),
     ("GET", "/api/v1/health", READ, "health"),
     ("GET", "/api/v1/openapi.json", READ, "openapi"),
@@ -416,6 +418,25 @@ class Api:
         except AccessError as e:
             return await error(resp, e.status, e.reason)
         await send(resp, {"result": "done"})
+
+    # --- uplink access (SNMP, Modbus, MQTT switches; no secrets) --------------------------------------
+    async def h_access_uplinks(self, req, resp, ident, params, body):
+        try:
+            await send(resp, self.access.uplinks(ident))
+        except AccessError as e:
+            await error(resp, e.status, e.reason)
+
+    async def h_access_modbus(self, req, resp, ident, params, body):
+        if type(body) is not dict:
+            return await error(resp, 400, "body: a JSON object with write_enable and/or allow")
+        bad = [k for k in body if k not in ("write_enable", "allow")]
+        if bad:
+            return await error(resp, 400, "unknown field: %s" % bad[0][:32])
+        try:
+            self.access.set_modbus(ident, body.get("write_enable"), body.get("allow"), req.iface, req.peer)
+        except AccessError as e:
+            return await error(resp, e.status, e.reason)
+        await send(resp, {"result": "done", "modbus": self.access.uplinks(ident)["modbus"]})
 
     # --- calibration, health, documents ------------------------------------------------------------
     async def h_calibration(self, req, resp, ident, params, body):

@@ -3,6 +3,7 @@
 # only the model, the command service and the access store.
 #
 #   listen = {"http": (host, port), "https": (host, port, cert_der, key_der),
+#             "modbus": (host, port) (Modbus TCP),
 #             "max_conns": n (optional: connection slots per server, comms/httpd.MAX_CONNS by default)}
 # On the MCU boot listens on the configured ports (network.http_port; HTTPS
 # when a certificate and key are installed on the record flash as
@@ -11,6 +12,9 @@ from comms.model import Model
 from comms.commands import Commands
 from comms.rest import Api
 from comms.httpd import HttpServer
+from comms.modbus import ModbusHandler
+from comms.modbus_tcp import ModbusTcpServer
+from comms.sunspec import SunSpecMap
 from comms import openapi_doc    # the API document (gzip bytes; in flash on the MCU)
 
 HOUSEKEEP_MS = 60000       # access store: expired sessions and login counters
@@ -33,6 +37,7 @@ class Uplinks:
         self.api = Api(self.model, self.commands, self.access, openapi_gz=_openapi_gz, uplinks=self.stats)
         self.servers = []
         self.clock = pdu.clock
+        self._modbus = None
 
     def tasks(self):
         """(name, coroutine factory) of the uplinks' tasks for the supervisor."""
@@ -52,7 +57,19 @@ class Uplinks:
             self.stats[name] = srv.stats
             self.servers.append(srv)
             out.append((name, _serve(srv, a[0], a[1])))
+        a = self.listen.get("modbus")
+        if a is not None:
+            srv = ModbusTcpServer(self.modbus(), self.access, pace=self.model.pace)
+            self.servers.append(srv)
+            out.append(("modbus", _serve(srv, a[0], a[1])))
         return out
+
+    def modbus(self):
+        """The one Modbus request handler (SunSpec map) every Modbus transport shares."""
+        if self._modbus is None:
+            st = self.stats["modbus"] = {}
+            self._modbus = ModbusHandler(SunSpecMap(self.model, self.commands), self.model, st)
+        return self._modbus
 
     async def _housekeep(self):
         while True:
@@ -78,9 +95,10 @@ def _openapi_gz():
 
 
 def default_listen(config, fs):
-    """The MCU's listeners: HTTP on network.http_port; HTTPS on
+    """The MCU's listeners: HTTP on network.http_port, Modbus TCP on
+    network.modbus_port; HTTPS on
     network.https_port (0: off) with /tls/cert.der and /tls/key.der."""
-    out = {"http": ("0.0.0.0", config["network.http_port"])}
+    out = {"http": ("0.0.0.0", config["network.http_port"]), "modbus": ("0.0.0.0", config["network.modbus_port"])}
     port = config["network.https_port"]
     if port and fs is not None:
         try:

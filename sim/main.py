@@ -58,7 +58,7 @@ def _args(argv):
 
 
 def _listen(o):
-    listen = {"http": ("127.0.0.1", o["http-port"])}
+    listen = {"http": ("127.0.0.1", o["http-port"]), "modbus": ("127.0.0.1", o["modbus-port"])}
     if o["http-conns"] is not None:
         listen["max_conns"] = o["http-conns"]
     if o["https-port"] is not None:
@@ -109,11 +109,11 @@ def main(argv):
     print("boot #%d; event log: %d events since first boot" % (pdu.boot_count, pdu.events.next_seq - 1))
     for name, d in pdu.health.report().items():
         print("device %-11s %-10s %s" % (name, d["part"], "ok" if d["ok"] else "FAULT: " + d.get("error", "")))
-    print("interfaces (Modbus, SNMP and MQTT: ports reserved, servers arrive with their own issues):")
+    print("interfaces (SNMP and MQTT: ports reserved, servers arrive with their own issues):")
     print("  HTTP        http://127.0.0.1:%d/  (REST /api/v1, /metrics, /pee.xml)" % o["http-port"])
     if o["https-port"] is not None:
         print("  HTTPS       https://127.0.0.1:%d/" % o["https-port"])
-    print("  Modbus TCP  127.0.0.1:%d" % o["modbus-port"])
+    print("  Modbus TCP  127.0.0.1:%d  (SunSpec map at 40000; clients listed in the access store)" % o["modbus-port"])
     print("  SNMP        udp 127.0.0.1:%d" % o["snmp-port"])
     print("  MQTT        broker expected at 127.0.0.1:%d" % o["mqtt-port"])
     print("  Modbus RTU  %s" % (o["uart-path"] or "(no line)"))
