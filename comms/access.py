@@ -1080,6 +1080,10 @@ class Access:
                 return "write" if self._modbus["write_enable"] else "read"
         return None
 
+    def modbus_write_enabled(self):
+        """The Modbus write switch (Modbus RTU: writes to this PDU's unit id)."""
+        return self._modbus["write_enable"]
+
     def mqtt_client_login(self):
         """(user, password) for the MQTT client to present to the broker, or
         None when no user is set. Only for the MQTT client."""

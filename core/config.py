@@ -91,7 +91,9 @@ def _core_schema(n_outlets):
         },
         "modbus": {
             "write_enable": (bool, None, None, False),
-            "unit_id": (int, 1, 247, 1),
+            "unit_id": (int, 1, 247, 1),                 # Modbus RTU: this PDU's address on the line
+            "rtu_baud": (int, (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200), None, 19200),
+            "rtu_parity": (str, ("even", "none"), None, "even"),  # 8E1 (the Modbus default) or 8N1
         },
         "outlets": outlets,
     }

@@ -3,7 +3,7 @@
 # only the model, the command service and the access store.
 #
 #   listen = {"http": (host, port), "https": (host, port, cert_der, key_der),
-#             "modbus": (host, port) (Modbus TCP),
+#             "modbus": (host, port) (Modbus TCP), "rtu": True (Modbus RTU on the RS-485 line),
 #             "max_conns": n (optional: connection slots per server, comms/httpd.MAX_CONNS by default)}
 # On the MCU boot listens on the configured ports (network.http_port; HTTPS
 # when a certificate and key are installed on the record flash as
@@ -38,6 +38,8 @@ class Uplinks:
         self.servers = []
         self.clock = pdu.clock
         self._modbus = None
+        self._board = pdu.board
+        self._config = pdu.config
 
     def tasks(self):
         """(name, coroutine factory) of the uplinks' tasks for the supervisor."""
@@ -62,7 +64,27 @@ class Uplinks:
             srv = ModbusTcpServer(self.modbus(), self.access, pace=self.model.pace)
             self.servers.append(srv)
             out.append(("modbus", _serve(srv, a[0], a[1])))
+        if self.listen.get("rtu"):
+            out.append(("modbus_rtu", self._rtu().run))
         return out
+
+    def _rtu(self):
+        """The Modbus RTU slave on the board's RS-485 line, set up from the
+        config (modbus.rtu_baud, rtu_parity, unit_id)."""
+        from drivers.rs485 import RS485
+        from comms.modbus_rtu import ModbusRtuServer
+        b = self._board
+        cfg = self._config
+        d = b.desc.UARTS["rs485"]
+        even = cfg["modbus.rtu_parity"] == "even"
+        u = b.uart("rs485")
+        u.init(baudrate=cfg["modbus.rtu_baud"], bits=8, parity=0 if even else None, stop=1)
+        de = b.pin(d["de"], b.hw.Pin.OUT, value=0)
+        line = RS485(u, de, baudrate=cfg["modbus.rtu_baud"], char_bits=11 if even else 10)
+        srv = ModbusRtuServer(self.modbus(), line, cfg["modbus.unit_id"], self.access.modbus_write_enabled,
+                              pace=self.model.pace, clock=self.clock)
+        self.stats["modbus_rtu"] = srv.stats
+        return srv
 
     def modbus(self):
         """The one Modbus request handler (SunSpec map) every Modbus transport shares."""
@@ -98,7 +120,8 @@ def default_listen(config, fs):
     """The MCU's listeners: HTTP on network.http_port, Modbus TCP on
     network.modbus_port; HTTPS on
     network.https_port (0: off) with /tls/cert.der and /tls/key.der."""
-    out = {"http": ("0.0.0.0", config["network.http_port"]), "modbus": ("0.0.0.0", config["network.modbus_port"])}
+    out = {"http": ("0.0.0.0", config["network.http_port"]), "modbus": ("0.0.0.0", config["network.modbus_port"]),
+           "rtu": True}
     port = config["network.https_port"]
     if port and fs is not None:
         try:

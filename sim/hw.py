@@ -327,8 +327,9 @@ class UART:
 
     def _pump(self):
         if self._f is not None:
-            while self._poll.poll(0):
-                b = self._f.read(256)
+            # one byte per poll: MicroPython's file read(n) waits for all n
+            while len(self._rx) < 4096 and self._poll.poll(0):
+                b = self._f.read(1)
                 if not b:
                     break
                 self._rx += b

@@ -58,7 +58,8 @@ def _args(argv):
 
 
 def _listen(o):
-    listen = {"http": ("127.0.0.1", o["http-port"]), "modbus": ("127.0.0.1", o["modbus-port"])}
+    listen = {"http": ("127.0.0.1", o["http-port"]), "modbus": ("127.0.0.1", o["modbus-port"]),
+              "rtu": o["uart-fd"] is not None}
     if o["http-conns"] is not None:
         listen["max_conns"] = o["http-conns"]
     if o["https-port"] is not None:
@@ -116,7 +117,9 @@ def main(argv):
     print("  Modbus TCP  127.0.0.1:%d  (SunSpec map at 40000; clients listed in the access store)" % o["modbus-port"])
     print("  SNMP        udp 127.0.0.1:%d" % o["snmp-port"])
     print("  MQTT        broker expected at 127.0.0.1:%d" % o["mqtt-port"])
-    print("  Modbus RTU  %s" % (o["uart-path"] or "(no line)"))
+    print("  Modbus RTU  %s" % (("%s  (unit %d, %d baud, %s)" % (
+        o["uart-path"] or "fd %d" % o["uart-fd"], pdu.config["modbus.unit_id"], pdu.config["modbus.rtu_baud"],
+        "8E1" if pdu.config["modbus.rtu_parity"] == "even" else "8N1")) if o["uart-fd"] is not None else "(no line)"))
     if pdu.access.needs_setup():
         print("first boot: no user yet. Set the admin password (nothing else answers until then):")
         print("  curl -X POST http://127.0.0.1:%d/api/v1/setup -H 'Content-Type: application/json' "

@@ -23,7 +23,7 @@ def free_port():
 
 
 class Pdu:
-    def __init__(self, tmp, scenario=None, extra=(), heap="8M"):
+    def __init__(self, tmp, scenario=None, extra=(), heap="8M", pass_fds=()):
         self.port = free_port()
         self.tmp = tmp
         self.fram = str(tmp / "fram.bin")
@@ -36,7 +36,7 @@ class Pdu:
             args += ["--scenario", str(p)]
         self.log = open(tmp / "pdu.log", "w+")
         self.proc = subprocess.Popen(args, cwd=ROOT, env=mp_env(), stdout=self.log, stderr=subprocess.STDOUT,
-                                     text=True)
+                                     text=True, pass_fds=tuple(pass_fds))
         t_end = time.monotonic() + 60
         while time.monotonic() < t_end:
             if "status every" in self.output():
