@@ -21,8 +21,8 @@ from comms.access import Identity, OPERATOR
 from comms.modbus import MAX_PDU
 from comms.net import peer as _peer
 
-MAX_CONNS = const(4)
-BACKLOG = const(4)
+MAX_CONNS = const(8)               # DCIM pollers and gateways at once (each slot ~0.8 KB)
+BACKLOG = const(8)
 MBAP_LEN = const(7)               # transaction id, protocol id, length, unit id
 MBAP_MAX = const(260)             # MBAP header + the longest PDU
 IDLE_MS = const(60000)

@@ -12,9 +12,6 @@ from comms.model import Model
 from comms.commands import Commands
 from comms.rest import Api
 from comms.httpd import HttpServer
-from comms.modbus import ModbusHandler
-from comms.modbus_tcp import ModbusTcpServer
-from comms.sunspec import SunSpecMap
 from comms import openapi_doc    # the API document (gzip bytes; in flash on the MCU)
 
 HOUSEKEEP_MS = 60000       # access store: expired sessions and login counters
@@ -61,6 +58,7 @@ class Uplinks:
             out.append((name, _serve(srv, a[0], a[1])))
         a = self.listen.get("modbus")
         if a is not None:
+            from comms.modbus_tcp import ModbusTcpServer
             srv = ModbusTcpServer(self.modbus(), self.access, pace=self.model.pace)
             self.servers.append(srv)
             out.append(("modbus", _serve(srv, a[0], a[1])))
@@ -89,6 +87,8 @@ class Uplinks:
     def modbus(self):
         """The one Modbus request handler (SunSpec map) every Modbus transport shares."""
         if self._modbus is None:
+            from comms.modbus import ModbusHandler
+            from comms.sunspec import SunSpecMap
             st = self.stats["modbus"] = {}
             self._modbus = ModbusHandler(SunSpecMap(self.model, self.commands), self.model, st)
         return self._modbus
