@@ -165,6 +165,9 @@ def main(argv=None):
     from tools import bench_http
     _section("HTTP uplink", bench_http.main)
     print()
+    from tools import bench_modbus
+    _section("Modbus uplink", bench_modbus.main)
+    print()
     r = realtime_run(a.board, a.realtime_seconds)
     print("real-time run (%.0f s, make run equivalent): %.3f of one core; %s" % (
         a.realtime_seconds, r["cpu_s"] / r["wall_s"], r["final"]))
