@@ -293,6 +293,25 @@ def test_an_unlisted_client_is_refused(pdu):
     assert got[7:] == bytes([3, 4]) + b"SunS"
 
 
+def test_connection_cap_refuses_the_ninth_client_and_frees_slots(pdu):
+    st, _, h0 = pdu.req("GET", "/api/v1/health", pdu.admin)
+    socks = []
+    try:
+        for i in range(8):
+            s = socket.create_connection(("127.0.0.1", pdu.mport), timeout=5)
+            s.sendall(_mbap(i, struct.pack(">BHH", 3, BASE, 2)))
+            assert s.recv(100)[7:] == bytes([3, 4]) + b"SunS"
+            socks.append(s)
+        assert _raw(pdu, _mbap(99, struct.pack(">BHH", 3, BASE, 2))) == b""     # over the cap: closed
+        st, _, h1 = pdu.req("GET", "/api/v1/health", pdu.admin)
+        assert h1["uplinks"]["modbus"]["conns_refused"] == h0["uplinks"]["modbus"]["conns_refused"] + 1
+    finally:
+        for s in socks:
+            s.close()
+    time.sleep(0.3)
+    assert _raw(pdu, _mbap(100, struct.pack(">BHH", 3, BASE, 2)))[7:] == bytes([3, 4]) + b"SunS"
+
+
 def test_register_map_document_is_generated_from_the_served_map():
     doc, vendor = modbus_doc.render()
     assert (ROOT / "docs" / "modbus.md").read_text() == doc, "run python -m tools.modbus_doc"

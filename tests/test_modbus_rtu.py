@@ -110,6 +110,12 @@ def test_writes_off_refused_then_reconfigured_line_with_pymodbus_and_pysunspec2(
         finally:
             c.close()
         assert p2.req("GET", "/api/v1/outlets/O7", admin)[2]["state"] == "off"
+        # a broadcast write (unit 0) is carried out and never answered
+        assert line.ask(frame(0, struct.pack(">BHH", 5, 7, 0x0000)), timeout=0.5) == b""
+        t_end = time.monotonic() + 5
+        while p2.req("GET", "/api/v1/outlets/O8", admin)[2]["state"] != "off" and time.monotonic() < t_end:
+            time.sleep(0.2)
+        assert p2.req("GET", "/api/v1/outlets/O8", admin)[2]["state"] == "off"
         st, _, au = p2.req("GET", "/api/v1/audit?limit=200", admin)
         mine = [x for x in au["entries"] if x["what"] == "outlet 7 off"]
         assert mine and mine[-1]["who"] == "modbus-rtu:client@unit9"
