@@ -30,6 +30,8 @@ class Pdu:
         self.flash = str(tmp / "flash.bin")
         args = [MICROPYTHON, "-X", "heapsize=%s" % heap, "-m", "sim.main", "--http-port", str(self.port),
                 "--fram-file", self.fram, "--flash-file", self.flash] + list(extra)
+        if "--modbus-port" not in args:      # never the fixed default: PDUs of several tests may overlap
+            args += ["--modbus-port", str(free_port())]
         if scenario is not None:
             p = tmp / "scenario.json"
             p.write_text(json.dumps(scenario))
