@@ -280,7 +280,7 @@ class Model:
                 "overruns": acq.overruns(), "polls": acq.polls,
                 "loop_lateness_us": {"worst": acq.late_max_us, "recent": acq.late_recent_us},
                 "failsafe": fs, "task_failures": dict(self._supervisor.failures),
-                "event_seq": self.last_seq(), "uptime_s": self.uptime_s()}
+                "event_seq": self.last_seq(), "uptime_s": self.uptime_s(), "gc": self._health.gc}
 
     def environment(self):
         out = {}

@@ -5,6 +5,7 @@ class Health:
     def __init__(self):
         self.devices = {}  # name -> {"part", "ok", "error", "driver"}
         self.failsafe = None  # set by the supervisor: {"task", "error", "failures", "utc_ms"}
+        self.gc = None        # the heap task's figures (firmware/heap.py): collects, last_us, worst_us
 
     def add(self, name, part, driver=None, error=None):
         self.devices[name] = {"part": part, "ok": error is None,

@@ -143,7 +143,7 @@ class Pdu:
         if not clock.virtual and self.config["time.sntp_enable"] and self.board.desc.PLATFORM == "mcu":
             table.append(("sntp", lambda: self.sntp.run(self.config["time.sntp_interval_s"]), False, None))
         if not clock.virtual:    # in virtual time nothing waits on a collection
-            table.append(("heap", HeapKeeper(acq).run, False, None))
+            table.append(("heap", HeapKeeper(acq, self.health).run, False, None))
         if self.console is not None:
             table.append(("status", self._status, False, None))
         for name, f in self.uplinks.tasks():

@@ -8,9 +8,9 @@
 # what the last collection left free, so the collection runs in the time the
 # poll does not need.
 #
-#   keeper = HeapKeeper(acq)       # core/acquisition.Acquisition (its pace())
-#   await keeper.run()             # a supervisor task (firmware/boot.py)
-#   keeper.collects, keeper.last_us, keeper.worst_us   # figures for health/bench
+#   keeper = HeapKeeper(acq, health)   # core/acquisition.Acquisition (its pace()), core/health.Health
+#   await keeper.run()                 # a supervisor task (firmware/boot.py)
+#   health.gc: {"collects", "last_us", "worst_us", "late": collections that found no headroom}
 import gc
 import time
 import asyncio
@@ -26,21 +26,20 @@ NEED_MIN_US = const(1000)
 
 
 class HeapKeeper:
-    def __init__(self, acq):
+    def __init__(self, acq, health):
         self.acq = acq
-        self.collects = 0
-        self.last_us = 0          # the last collection's duration
-        self.worst_us = 0
+        self.st = health.gc = {"collects": 0, "last_us": 0, "worst_us": 0, "late": 0}
         self._free_after = 0
 
     def _collect(self):
         t = time.ticks_us()
         gc.collect()
         d = time.ticks_diff(time.ticks_us(), t)
-        self.last_us = d
-        if d > self.worst_us:
-            self.worst_us = d
-        self.collects += 1
+        st = self.st
+        st["last_us"] = d
+        if d > st["worst_us"]:
+            st["worst_us"] = d
+        st["collects"] += 1
         self._free_after = gc.mem_free()
 
     async def run(self):
@@ -52,6 +51,12 @@ class HeapKeeper:
                 continue
             # ask for the last collection's time plus a margin, so it starts
             # just after a poll; waits=5: up to five polls for such a slot
-            need = self.last_us + self.last_us // 2 + NEED_MIN_US
-            await self.acq.pace(NEED_CAP_US if need > NEED_CAP_US else need, 5)
+            last = self.st["last_us"]
+            need = last + last // 2 + NEED_MIN_US
+            if need > NEED_CAP_US:
+                need = NEED_CAP_US
+            await self.acq.pace(need, 5)
+            h = self.acq.headroom_us()
+            if h is not None and h < need:
+                self.st["late"] += 1      # five polls without the headroom: collected anyway
             self._collect()

@@ -131,7 +131,8 @@ def test_tcp_fuzz(pdu):
     time.sleep(1)
     h = _health(pdu, True)
     print("\nModbus TCP fuzz: %d frames in %.1f s (%d malformed headers); lateness idle %.1f ms, fuzz %.1f ms; "
-          "live heap %d -> %d" % (sent, dt, closed, idle / 1000, max(late) / 1000, heap0, h["heap"]["alloc"]))
+          "live heap %d -> %d; gc %s" % (sent, dt, closed, idle / 1000, max(late) / 1000, heap0, h["heap"]["alloc"],
+                                         h.get("gc")))
     st = h["uplinks"]["modbus"]
     assert sent >= FRAMES and st["bad_frames"] >= closed
     assert h["overruns"] == 0 and h["failsafe"] is None
@@ -181,9 +182,9 @@ def test_rtu_fuzz(pdu):
     s1 = h["uplinks"]["modbus_rtu"]
     seen = sum(s1[k] - s0[k] for k in ("frames", "crc_errors", "bad_frames"))
     print("\nModbus RTU fuzz: %d frames in %.1f s, %d answered, firmware saw %d (%s); lateness idle %.1f ms, "
-          "fuzz %.1f ms; live heap %d -> %d" % (FRAMES, dt, answered, seen,
-                                                {k: s1[k] - s0[k] for k in s1}, idle / 1000, max(late) / 1000,
-                                                heap0, h["heap"]["alloc"]))
+          "fuzz %.1f ms; live heap %d -> %d; gc %s" % (FRAMES, dt, answered, seen,
+                                                        {k: s1[k] - s0[k] for k in s1}, idle / 1000,
+                                                        max(late) / 1000, heap0, h["heap"]["alloc"], h.get("gc")))
     # 8 ms apart on a pseudo-terminal (no character timing): while the firmware
     # answers one, the next ones may arrive together and count as one bad frame
     assert seen >= FRAMES // 2 and s1["replies"] - s0["replies"] == answered, (seen, s1)
