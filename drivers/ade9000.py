@@ -19,9 +19,18 @@
 #   is read and kept for reporting.
 #
 # Waveform buffer use: fixed data rate, sinc4 + IIR LPF at 8 kSPS, all seven
-# channels, continuous fill. A sample set is 8 words [IA, VA, IB, VB, IC, VC,
-# IN, -]; a 128-word page holds 16 sets; 16 pages (32 ms) in all. drain()
-# polls WFB_TRG_STAT (last page filled) and burst-reads whole pages. Loss
+# channels, continuous fill. The buffer stores 8 words per sample set: 2048
+# words hold 32 ms at 8 kSPS, 256 sets (ADE9000 data sheet Rev. B p. 40,
+# "Waveform Buffer"); a 128-word page holds 16 sets, so no set straddles a
+# page; 16 pages (WFB_TRG_STAT.WFB_LAST_PAGE is 4 bits, WFB_PG_IRQEN 16). A
+# burst read with BURST_CHAN = 0000 ("all channels", Table 7 WFB_CFG) returns
+# only the stored channels, packed: 7 words per set [IA, VA, IB, VB, IC, VC,
+# IN] with WF_IN_EN = 1 (6 without), while the address advances 8 words per
+# set. Linux drivers/iio/adc/ade9000.c reads half the buffer (128 sets) as
+# 128 x (active channels) words the same way. The slot order inside the 8
+# stored words is not spelled out by the sources: only the burst's order is
+# used here. drain() polls WFB_TRG_STAT (last page filled) and burst-reads
+# whole pages. Loss
 # detection: WFB_PG_IRQEN enables only the page last read; if that page is
 # filled again (STATUS0.PAGE_FULL, IRQ0 low) the chip has lapped the reader and
 # data were overwritten: errors.overrun counts the gap, reading resumes at the
@@ -109,7 +118,16 @@ CONFIG5_RESET = const(0x0063)
 CONFIG1_SWRST = const(0x0001)
 CONFIG2_HPF_1HZ25 = const(0x0C00)       # HPF_CRN = 6
 ACCMODE_SELFREQ_60 = const(0x0100)       # VCONSEL = 0 (4-wire wye), ICONSEL = 0
-EP_CFG_EGY_PWR_EN = const(0x0001)        # accumulate, add each EGYRDY to the user registers
+# EP_CFG: EGY_PWR_EN (bit 0) on, EGY_LD_ACCUM (bit 4) 0: at each EGYRDY the
+# internal energy is ADDED to the user registers (data sheet Rev. B Table 7
+# p. 76, "If this bit is equal to zero, the internal energy register is added
+# to the user accessible energy register"). energy() relies on that: it
+# differences successive 45-bit readings, so it must run more often than the
+# register wraps (2^44 / (20,694,066 x 8000) = 106.3 s at full scale). no-OS and
+# Linux write 0x0011 instead (overwrite: each reading is the last period's energy).
+EP_CFG_EGY_PWR_EN = const(0x0001)
+PGA_CODE_X2 = const(1)
+PGA_CODE_X4 = const(2)
 WFB_CFG_IN_EN = const(0x1000)
 WFB_CFG_SRC_LPF = const(0x0200)          # sinc4 + IIR LPF, 8 kSPS
 WFB_CFG_MODE_STREAM = const(0x00C0)      # continuous fill
@@ -127,11 +145,12 @@ _VLEVEL_PER_RATIO = 1144084              # VLEVEL = (full scale / nominal) * 1,1
 
 # --- waveform buffer geometry ----------------------------------------------------------
 CHANNELS = ("IA", "VA", "IB", "VB", "IC", "VC", "IN")
-SET_WORDS = const(8)
+SET_WORDS = const(8)                     # stored words per set (the address step)
+BURST_SET_WORDS = const(7)               # words per set a burst returns (WF_IN_EN = 1)
 SETS_PER_PAGE = const(16)
 PAGES = const(16)
-_PAGE_BYTES = const(512)
-_BURST_PAGES = const(5)                  # pages per SPI burst (one 2.5 KB buffer): a 10 ms poll's 80 sets
+_PAGE_BYTES = const(448)                 # burst bytes per page: 16 sets x 7 words x 4
+_BURST_PAGES = const(5)                  # pages per SPI burst (one 2.2 KB buffer): a 10 ms poll's 80 sets
 
 
 def _is16(addr):
@@ -148,7 +167,7 @@ def _zero(buf: ptr8, start: int, end: int):
 
 @micropython.viper
 def _unpack(src: ptr8, start: int, nsets: int, dst: ptr32, dpos: int):
-    # Big-endian words of [IA VA IB VB IC VC IN -] sets -> 7 interleaved int32.
+    # Big-endian words of packed burst sets [IA VA IB VB IC VC IN] -> 7 interleaved int32.
     s = 0
     o = start
     d = dpos
@@ -159,7 +178,6 @@ def _unpack(src: ptr8, start: int, nsets: int, dst: ptr32, dpos: int):
             o += 4
             d += 1
             ch += 1
-        o += 4                           # unused 8th word of the set
         s += 1
 
 
@@ -394,7 +412,9 @@ class ADE9000:
         self.identify()
         self.write_reg32(STATUS1, ST1_RSTDONE)          # releases IRQ1
         ratio = 2.0 if v_nom is None else FS_VRMS_PIN / self.pga_gain * self.v_scale / v_nom
-        g = (0, 0, 1, 0, 2)[self.pga_gain]
+        # PGA_GAIN codes 00 = x1, 01 = x2, 10 = x4, 11 = x4 (data sheet Rev. B
+        # Table 7, PGA_GAIN 0x4B9, p. 77; no-OS's enum calls code 2 "gain 3": no)
+        g = (0, 0, PGA_CODE_X2, 0, PGA_CODE_X4)[self.pga_gain]
         pga = 0
         for shift in (0, 2, 4, 6, 8, 10, 12):
             pga |= g << shift
@@ -477,6 +497,8 @@ class ADE9000:
     def _read_energy_raw(self, ph, q):
         hi_a = (AWATTHR_HI, AVARHR_HI, AVAHR_HI)[q] + 0x3C * ph
         hi = self.read_reg32(hi_a)
+        # The 13 LSBs are bits 12:0 of xHR_LO (data sheet Rev. B Figure 65;
+        # UG-1098 p. 21: "The 13 LSBs ... are stored in the AWATTHR_LO register")
         lo = self.read_reg32(hi_a - 1) & 0x1FFF
         return (hi << 13) | lo                          # 45-bit two's complement
 

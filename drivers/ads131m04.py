@@ -378,7 +378,18 @@ class ADS131M04:
         """Read the conversion still queued in the chip's FIFO, if any (DRDY
         still low after a read: the host was at least one period late). Returns
         1 and counts errors.overrun when a queued conversion was taken; a frame
-        without new data (status DRDY bits clear) is dropped. IRQ-safe."""
+        without new data (status DRDY bits clear) is dropped. IRQ-safe.
+
+        The family's data sheets (AMC131M01 "DRDY pin behavior", DRDY_FMT = 0):
+        DRDY stays low "until ... all conversion data are shifted out", going
+        high briefly before the next falling edge when a conversion completes
+        unread; ADS131M08 SBAS950B says reading every frame keeps DRDY
+        predictable. The ADS131M04's own section on resuming after a pause
+        (SBAS890 8.5.1.9.1) was not found. The hand-off does not depend on the
+        level: the STATUS DRDYn bits of the frame read here decide whether it
+        holds new data (TI precision-adc-examples ads131m0x.h: STATUS_DRDYn_NEW_DATA),
+        and a level seen high during that brief pulse is followed by a falling
+        edge, whose IRQ reads the queued conversion instead."""
         ring = self.ring
         slot = ring.head_slot()
         full = slot is None

@@ -35,8 +35,13 @@
 #     TRM formula xPHCAL = (sin(phi - w) + sin w) / sin(2w - phi) * 2^27.
 #     xRMSOS / xWATTOS / xVAROS offsets: WATTOS/VAROS are added, RMSOS is stored only.
 #   - Waveform buffer: fixed data rate only (WF_CAP_SEL = 1), all channels
-#     (BURST_CHAN = 0): sample sets of 8 words [IA, VA, IB, VB, IC, VC, IN, 0]
-#     (IN slot written when WF_IN_EN), 16 sets per 128-word page, 256 sets.
+#     (BURST_CHAN = 0): stored sets of 8 words [IA, VA, IB, VB, IC, VC, IN, 0],
+#     16 sets per 128-word page, 256 sets (data sheet Rev. B p. 40). A burst
+#     returns each stored set packed: its 6 channel words, then IN when
+#     WF_IN_EN (Table 7 WFB_CFG: WF_IN_EN "determines whether the IN waveform
+#     samples are read out of the waveform buffer through the SPI"); the
+#     address advances 8 words per set. The slot order of a stored set is this
+#     twin's choice (not in the sources); only the burst order is the chip's.
 #     WF_SRC 2 = sinc4 + IIR LPF codes, 3 = xPCF codes (others: LPF). Setting
 #     WF_CAP_EN restarts filling at 0x800 and sets WFB_TRG_STAT.WFB_LAST_PAGE
 #     to 15. Filling is continuous (WF_MODE ignored): each completed page sets
@@ -364,14 +369,27 @@ def _k_phase(v: ptr32, i: ptr32, n: int, par: ptr32, st: ptr32, ring: ptr32):
 
 
 @micropython.viper
-def _wfb_copy(rx: ptr8, i: int, k: int, buf: ptr32, start: int, boff: int):
-    # Burst read of the waveform buffer: big-endian words, auto-increment, wrap.
+def _wfb_copy(rx: ptr8, i: int, k: int, buf: ptr32, start: int, boff: int, nw: int):
+    # Burst read of the waveform buffer: big-endian words of each stored set's
+    # first nw slots (packed), the address stepping 8 words per set, wrapping.
+    wi = boff >> 2
+    s = 0
+    while wi >= nw:                  # wi // nw, once per call
+        wi -= nw
+        s += 1
+    b = boff & 3
     j = 0
     while j < k:
-        o = boff + j
-        w = int(buf[(start + (o >> 2)) & 2047])
-        rx[i + j] = (w >> (24 - ((o & 3) << 3))) & 0xFF
+        w = int(buf[(start + (s << 3) + wi) & 2047])
+        rx[i + j] = (w >> (24 - (b << 3))) & 0xFF
         j += 1
+        b += 1
+        if b == 4:
+            b = 0
+            wi += 1
+            if wi == nw:
+                wi = 0
+                s += 1
 
 
 @micropython.viper
@@ -594,7 +612,7 @@ class Ade9000Twin(SpiDevice):
                 continue
             if self._wfbrd >= 0:
                 k = n - i
-                _wfb_copy(rx, i, k, self.wfb, self._wfbrd, p - 2)
+                _wfb_copy(rx, i, k, self.wfb, self._wfbrd, p - 2, 7 if self._r[_WFB_CFG] & 0x1000 else 6)
                 self._pos = p + k
                 return
             q = p - 2

@@ -20,6 +20,8 @@ SOFT_RESET = 0x94
 HEATER = {0x39: (200, 1000), 0x32: (200, 100), 0x2F: (110, 1000), 0x24: (110, 100),
           0x1E: (20, 1000), 0x15: (20, 100)}
 
+# data sheet maxima (rev. 6.6 section 3.1 lowered low precision to 1.6 ms: the
+# older 1.7 ms is kept, the larger of the two)
 DURATION_US = {MEASURE_HIGH: 8300, MEASURE_MEDIUM: 4500, MEASURE_LOW: 1700}
 RESET_US = 1000   # datasheet max soft-reset time
 

@@ -60,7 +60,7 @@ def test_measure_all_precisions(cases):
 def test_early_read_is_nacked_and_counted(cases):
     c = cases["early_read"]
     assert [(e[0], e[1], e[2]) for e in c["early"]] == [
-        ("high", 9, "NotReadyError"), ("medium", 5, "NotReadyError"), ("low", 2, "NotReadyError")]
+        ("high", 10, "NotReadyError"), ("medium", 5, "NotReadyError"), ("low", 2, "NotReadyError")]
     assert c["timeout"] == 3 and c["absent"] == 0
 
 

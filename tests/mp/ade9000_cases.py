@@ -321,6 +321,39 @@ elif case == "inject":
     res["in_rms"] = math.sqrt(acc["ss"] / nsets)
     res["in_rms_reg"] = d.read_reg32(A.NIRMS)
 
+elif case == "facts":
+    # The points tests/test_driver_facts.py pins to the ADE9000 data sheet.
+    r = Rig(pga=4)
+    d = r.drv
+    d.begin()
+    res["pga_reg"] = d.read_reg16(A.PGA_GAIN)
+    res["ep_cfg"] = d.read_reg16(A.EP_CFG)
+    res["geometry"] = [A.SET_WORDS, A.BURST_SET_WORDS, A.SETS_PER_PAGE, A.PAGES]
+    # stored sets: word k of set s holds s * 16 + k (slot 7 unused: 0x7777)
+    tw = r.twin
+    for st in range(256):
+        for k in range(8):
+            tw.wfb[8 * st + k] = 0x7777 if k == 7 else st * 16 + k
+    out = array("i", bytes(4 * 7 * 32))
+    d._burst(2, 2)                                  # pages 2 and 3: sets 32..63
+    from drivers.ade9000 import _unpack
+    _unpack(d._brx, 2, 32, out, 0)
+    res["burst_pages_2_3"] = list(out)
+    # with WF_IN_EN = 0 a burst returns 6 words per set
+    d.write_reg16(A.WFB_CFG, d.read_reg16(A.WFB_CFG) & ~A.WFB_CFG_IN_EN)
+    buf = bytearray(2 + 4 * 12)
+    hdr = ((A.WFB_BASE + 8) << 4) | 0x08            # from set 1
+    buf[0], buf[1] = hdr >> 8, hdr & 0xFF
+    r.cs(0)
+    r.spi.write_readinto(buf, buf)
+    r.cs(1)
+    res["burst_6"] = [int.from_bytes(buf[2 + 4 * j:6 + 4 * j], "big") for j in range(12)]
+    # energy: the 13 LSBs are bits 12:0 of xWATTHR_LO
+    tw._r[0x2E7] = 0x12345
+    tw._r[0x2E6] = 0x1ABC
+    res["energy_raw"] = d._read_energy_raw(0, 0)
+    res["egy_time"] = d.read_reg16(A.EGY_TIME)
+
 elif case == "heap":
     r = Rig()
     d = r.drv
