@@ -187,7 +187,8 @@ def test_rtu_fuzz(pdu):
                                                         max(late) / 1000, heap0, h["heap"]["alloc"], h.get("gc")))
     # 8 ms apart on a pseudo-terminal (no character timing): while the firmware
     # answers one, the next ones may arrive together and count as one bad frame
-    assert seen >= FRAMES // 2 and s1["replies"] - s0["replies"] == answered, (seen, s1)
+    # (a late reply is read with the next one: "answered" may count it once for two)
+    assert seen >= FRAMES // 2 and s1["replies"] - s0["replies"] >= answered, (seen, s1)
     assert h["overruns"] == 0 and h["failsafe"] is None
     assert h["heap"]["alloc"] <= heap0 + 16384
     assert max(late) <= POLL_MS * 1000, late
