@@ -29,6 +29,11 @@ class Line:
         tty.setraw(self.slave)
         self.path = os.ttyname(self.slave)
 
+    def drain(self, quiet=0.3):
+        """Read and drop whatever the line still brings until `quiet` s of silence."""
+        while select.select([self.slave], [], [], quiet)[0]:
+            os.read(self.slave, 4096)
+
     def ask(self, data, timeout=1.0, quiet=0.05):
         """Send, then collect the reply until `quiet` s of silence (b"" if none within timeout)."""
         os.write(self.slave, data)

@@ -177,6 +177,7 @@ def test_rtu_fuzz(pdu):
             t_sample = time.monotonic()
     dt = time.monotonic() - t0
     late.append(_health(pdu)["loop_lateness_us"]["recent"])
+    line.drain()            # replies still on their way to the last fuzzed frames
     time.sleep(1)
     h = _health(pdu, True)
     s1 = h["uplinks"]["modbus_rtu"]
