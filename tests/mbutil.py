@@ -1,9 +1,22 @@
-"""Modbus RTU helpers for the tests: CRC-16/MODBUS, frames, and the client's
-end of a pseudo-terminal line the firmware holds as its RS-485 UART."""
+"""Modbus helpers for the tests: MBAP frame counting; CRC-16/MODBUS, RTU frames,
+and the client's end of a pseudo-terminal line the firmware holds as its RS-485 UART."""
 import os
 import select
+import struct
 import time
 import tty
+
+
+def mbap_count(got):
+    """How many complete MBAP frames the bytes `got` begin with."""
+    n, i = 0, 0
+    while len(got) - i >= 6:
+        ln = struct.unpack(">H", got[i + 4:i + 6])[0]
+        if len(got) - i < 6 + ln:
+            break
+        i += 6 + ln
+        n += 1
+    return n
 
 
 def crc16(b):

@@ -12,6 +12,7 @@ import time
 import pytest
 from pduhttp import ADMIN_PW, Pdu, free_port
 from mputil import ROOT
+from mbutil import mbap_count
 
 from tools import modbus_doc
 
@@ -54,15 +55,7 @@ def _raw(pdu, frames, want=1, timeout=5):
     got = b""
     try:
         while True:
-            # complete responses so far
-            n, i = 0, 0
-            while len(got) - i >= 6:
-                ln = struct.unpack(">H", got[i + 4:i + 6])[0]
-                if len(got) - i < 6 + ln:
-                    break
-                i += 6 + ln
-                n += 1
-            if n >= want:
+            if mbap_count(got) >= want:
                 break
             b = s.recv(4096)
             if not b:

@@ -13,7 +13,7 @@ import time
 
 import pytest
 from pduhttp import ADMIN_PW, Pdu, free_port
-from mbutil import Line, frame
+from mbutil import Line, frame, mbap_count
 
 FRAMES = 10000
 BASE = 40000
@@ -99,13 +99,7 @@ def test_tcp_fuzz(pdu):
             b = s.recv(65536)
             assert b, "the server closed a connection of well-formed MBAP frames"
             got += b
-            i, n = 0, 0
-            while len(got) - i >= 6:
-                ln = struct.unpack(">H", got[i + 4:i + 6])[0]
-                if len(got) - i < 6 + ln:
-                    break
-                i += 6 + ln
-                n += 1
+            n = mbap_count(got)
         # every request answered, in order, with the same transaction id
         i = 0
         for tid in tids:

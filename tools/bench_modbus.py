@@ -14,6 +14,8 @@ import tempfile
 import threading
 import time
 
+from tools import bench_http
+from tools.bench_http import _port
 from tools.mp import ROOT, mp_cmd, mp_env
 
 CLIENTS = 8
@@ -22,14 +24,6 @@ REGS = 100
 ADDR = 40070          # the inlet meter model (203): header and 98 of its points
 POLL_MS = 10
 PW = "bench-admin-pass-2026"
-
-
-def _port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def _wait_port(port, proc, t=60):
@@ -91,16 +85,8 @@ def resident_heap():
 
 
 def _req(port, method, path, token=None, body=None):
-    import http.client
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    h = {"Content-Type": "application/json"}
-    if token:
-        h["Authorization"] = "Bearer " + token
-    c.request(method, path, body=None if body is None else json.dumps(body), headers=h)
-    r = c.getresponse()
-    b = r.read()
-    c.close()
-    return r.status, json.loads(b)
+    st, b = bench_http._req(port, method, path, token, body)
+    return st, json.loads(b)
 
 
 def _pct(lat, q):
