@@ -89,9 +89,7 @@ class ModbusHandler:
             out[2 + i] = 0
         m = self.model
         for i in range(qty):
-            st = m.outlet_state(self.outlets[addr + i])
-            on = st["commanded"] == "on" if fc == 1 else st["state"] == "on"
-            if on:
+            if m.outlet_on(self.outlets[addr + i], fc == 1):
                 out[2 + i // 8] |= 1 << (i % 8)
         return 2 + nb
 
@@ -132,6 +130,8 @@ class ModbusHandler:
             if addr + qty > len(self.outlets):
                 return self._ex(out, fc, EX_ILLEGAL_ADDRESS)
             for i in range(qty):
+                if i:
+                    await self.model.pace()     # each command audits and switches: one per slice
                 on = req[6 + i // 8] >> (i % 8) & 1
                 ex = await sm.outlet(self.outlets[addr + i], "on" if on else "off", ident, iface, peer)
                 if ex:

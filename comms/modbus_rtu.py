@@ -22,6 +22,7 @@
 # shorter than 4 bytes, longer than RTU_MAX and t1.5 gaps are dropped and counted.
 import asyncio
 import time
+from array import array
 from micropython import const
 from comms.access import Identity, OPERATOR
 from comms.modbus import MAX_PDU
@@ -32,16 +33,25 @@ IDLE_POLL_MS = const(5)
 _WRITES = (5, 6, 15, 16)          # function codes a broadcast may carry
 
 
+def _crc_table():
+    t = array("H", bytes(512))
+    for b in range(256):
+        c = b
+        for _ in range(8):
+            c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
+        t[b] = c
+    return t
+
+
+_CRC_TABLE = _crc_table()         # 512 bytes: one lookup per byte, not eight shifts
+
+
 def crc16(buf, n):
     """CRC-16/MODBUS of buf[:n] (polynomial 0xA001 reflected, initial 0xFFFF)."""
+    t = _CRC_TABLE
     crc = 0xFFFF
     for i in range(n):
-        crc ^= buf[i]
-        for _ in range(8):
-            if crc & 1:
-                crc = (crc >> 1) ^ 0xA001
-            else:
-                crc >>= 1
+        crc = (crc >> 8) ^ t[(crc ^ buf[i]) & 0xFF]
     return crc
 
 

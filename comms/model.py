@@ -12,6 +12,7 @@
 # outlets "O1"..; groups "G1"..; air sensors by place ("inlet_air"); NTCs.
 # A measurement id is "<object>.<quantity>" (e.g. "O3.p_w"): the point table
 # below is the one source every uplink derives its names from.
+import gc
 import time
 from core.calendar import iso_utc_ms
 from metrology.snapshot import QUANTITIES, ENERGY_KINDS, NQ, Q, NE, ENERGY_NAMES, MJ_PER_WH, FLAG_NAMES
@@ -23,6 +24,7 @@ EVENTS_MAX = 200          # events per page
 # PACE_US away, so a slice must stay shorter than that (~1 ms on the unix
 # port; the renderers and handlers cut their work to fit).
 PACE_US = 3000
+HEAP_READ_US = 5000       # heap(): headroom for gc.mem_alloc() + gc.mem_free()
 
 # protection state names the model reports (outlet, branch, inlet element)
 PROT_STATES = ("normal", "pickup", "derate", "tripped", "latched", "cooldown", "lockout", "shed")
@@ -57,14 +59,24 @@ class Model:
         self._hash_gen = -1
 
     # --- pacing -----------------------------------------------------------------------------
-    def pace(self):
+    def pace(self, need_us=PACE_US):
         """Every uplink awaits this between slices of its work (before each
         request's handler, each write, each renderer chunk, each PBKDF2
         round): at once while the next acquisition poll is more than PACE_US
         away, else after the poll (core/acquisition.Acquisition.pace). The
         loop is then late by at most one slice, never by every ready
         uplink task's slice in turn."""
-        return self._acq.pace(PACE_US)
+        return self._acq.pace(need_us)
+
+    async def heap(self, collect=False):
+        """{"alloc", "free"} bytes of the heap. collect=True (a diagnostic)
+        first has the acquisition task run a collection right after a poll.
+        The figures walk the allocation table (1.5 ms each on the unix port's
+        8 MB heap): read with HEAP_READ_US of headroom."""
+        if collect:
+            await self._acq.collect()
+        await self._acq.pace(HEAP_READ_US)
+        return {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
 
     # --- inventory and tree -------------------------------------------------------------
     def inventory(self):
@@ -205,6 +217,13 @@ class Model:
                 "rating_a": d.get("rating_a"), "priority": self.config["outlets.%d.priority" % n],
                 "protection": self.protection_state(n)}
 
+    def outlet_on(self, n, commanded=False):
+        """Whether outlet n is on by its feedback (commanded=True: by its
+        last command); None feedback (unknown) is not on. No allocation: for
+        bit reads (Modbus coils and discrete inputs)."""
+        sw = self._outlets.switches[n]
+        return bool(sw.commanded) if commanded else sw.feedback() is True
+
     def protection_state(self, n):
         st = self._protection.status(n)
         state = st["state"]
@@ -278,7 +297,8 @@ class Model:
         fs = self._supervisor.failsafe
         return {"ok": self._health.ok() and fs is None, "devices": self._health.report(),
                 "overruns": acq.overruns(), "polls": acq.polls,
-                "loop_lateness_us": {"worst": acq.late_max_us, "recent": acq.late_recent_us},
+                "loop_lateness_us": {"worst": acq.late_max_us, "recent": acq.late_recent_us,
+                                     "hist_ms": list(acq.late_hist)},
                 "failsafe": fs, "task_failures": dict(self._supervisor.failures),
                 "event_seq": self.last_seq(), "uptime_s": self.uptime_s(), "gc": self._health.gc}
 

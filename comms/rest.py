@@ -10,7 +10,6 @@
 # Every response is JSON (errors too: {"error": reason, ...}); lists and long
 # documents are written in pieces (resp.start/write/end), so memory does not
 # grow with the response.
-import gc
 import json
 from comms.access import AccessError
 # imported at boot, not on the first request: loading a module is one long
@@ -445,9 +444,8 @@ class Api:
     async def h_health(self, req, resp, ident, params, body):
         h = self.model.health()
         h["uplinks"] = self.uplinks
-        if req.query.get("collect") == "1" and self.access.permits(ident, USERS):
-            gc.collect()    # an admin's diagnostic: the live heap (costs one collection)
-        h["heap"] = {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
+        # collect=1, an admin's diagnostic: the live heap (costs one collection)
+        h["heap"] = await self.model.heap(req.query.get("collect") == "1" and self.access.permits(ident, USERS))
         await send(resp, h)
 
     async def h_openapi(self, req, resp, ident, params, body):

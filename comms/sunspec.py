@@ -309,6 +309,8 @@ class SunSpecMap:
                 return EX_ILLEGAL_VALUE
         v0 = self.vendor_addr() + 2 + _V_FIXED
         for i, v in enumerate(regs):
+            if i:
+                await self.model.pace()     # each command audits and switches: one per slice
             n = self.outlets[(addr + i - v0) // OUTLET_REGS]
             ex = await self.outlet(n, ("off", "on", "cycle")[v], ident, iface, peer)
             if ex:

@@ -19,14 +19,17 @@
 #     from max_frames downstream: branch sums, protection scratch) without
 #     shortening the stall the rings absorb.
 import asyncio
+import gc
 import time
 from array import array
 
 POLL_MS = 10
 LATE_PERIOD_MS = 5000       # loop lateness: the "recent" window
 STALE_US = 20000            # pace(): a poll this overdue is not coming (task not running)
+COLLECT_WAIT_MS = 100       # collect(): a poll this long in coming is not coming: collect in place
 RING_FRAMES = 256           # per ADS131M04 ring (the driver's default)
 CHUNK_FRAMES = 128          # frames per consumer call (sample arrays)
+LATE_BUCKETS = 16           # lateness histogram: 1 ms buckets, the last one 15 ms and over
 INLET_CH = 7  # ADE9000 waveform sets: IA, VA, IB, VB, IC, VC, IN
 
 
@@ -53,12 +56,24 @@ class Acquisition:
         # previous LATE_PERIOD_MS (the "recent" figure)
         self.late_max_us = 0
         self.late_recent_us = 0
+        # polls by lateness since boot: late_hist[k] counts [k, k + 1) ms, the
+        # last bucket LATE_BUCKETS - 1 ms and over. The worst figure alone is
+        # one poll; the histogram tells a host's rare scheduling hiccup from
+        # work that holds many polls up.
+        self.late_hist = array("I", bytes(4 * LATE_BUCKETS))
         self._late_cur_us = 0
         self._late_t0 = 0
         # when the next poll is due (clock ticks_us), for uplinks pacing their
         # work around it (headroom_us()); None until the task runs
         self.due_us = None
         self._clock = None
+        # garbage collections asked for (collect()) run right after a poll,
+        # before the task sleeps: in time the poll does not need, never inside
+        # another task's slice
+        self._collect_want = False
+        self.collects = 0
+        self.collects_in_place = 0  # of those, not after a poll (no poll came)
+        self.collect_us = 0         # the last collection's duration
 
     def label_consumers(self, name):
         """Name the consumers added since the last label (one layer's attach())."""
@@ -177,6 +192,29 @@ class Acquisition:
             # +2 ms, 1 ms when overdue: strictly after the poll's own wake-up time
             await asyncio.sleep_ms(h // 1000 + 2 if h > 0 else 1)
 
+    def _collect_now(self):
+        self._collect_want = False
+        t = time.ticks_us()
+        gc.collect()
+        self.collect_us = time.ticks_diff(time.ticks_us(), t)
+        self.collects += 1
+
+    async def collect(self):
+        """A garbage collection, run by this task right after its next poll;
+        -> its duration (us). If no poll comes within COLLECT_WAIT_MS (the task
+        is not running, or virtual time), the collection runs here."""
+        clock = self._clock
+        if clock is not None and not clock.virtual and self.due_us is not None:
+            n = self.collects
+            self._collect_want = True
+            for _ in range(COLLECT_WAIT_MS // POLL_MS):
+                await asyncio.sleep_ms(POLL_MS)
+                if self.collects != n:
+                    return self.collect_us
+        self.collects_in_place += 1
+        self._collect_now()
+        return self.collect_us
+
     async def run(self, clock):
         self._late_t0 = clock.ticks_ms()
         self._clock = clock
@@ -185,12 +223,19 @@ class Acquisition:
             self.stage = None
             t = clock.ticks_us()
             self.due_us = time.ticks_add(t, POLL_MS * 1000)
-            await clock.sleep_ms(POLL_MS)
+            if not self._collect_want:
+                await clock.sleep_ms(POLL_MS)
+            else:
+                self._collect_now()
+                d = time.ticks_diff(clock.ticks_us(), t) // 1000
+                await clock.sleep_ms(POLL_MS - d if d < POLL_MS else 0)
             self._note_lateness(time.ticks_diff(clock.ticks_us(), t) - POLL_MS * 1000, clock.ticks_ms())
 
     def _note_lateness(self, late, now_ms):
         if late < 0:
             late = 0
+        k = late // 1000
+        self.late_hist[k if k < LATE_BUCKETS else LATE_BUCKETS - 1] += 1
         if late > self.late_max_us:
             self.late_max_us = late
         if late > self._late_cur_us:

@@ -43,6 +43,10 @@ from protection.engine import Protection
 from protection.outlets import Outlets
 from protection.settings import Settings
 
+# the periodic tasks (persist, inlet_meter, environment) start their work
+# only this far from the next acquisition poll (core/acquisition.pace): a
+# slice of theirs (~1.5 ms on the unix port) never holds the poll up
+TASK_PACE_US = 3000
 STATUS_PERIOD_MS = 5000
 FW_VERSION = "0.1.0"
 
@@ -181,6 +185,7 @@ class Pdu:
         k = 0
         while True:
             await self.clock.sleep_ms(1000)
+            await self.acq.pace(TASK_PACE_US)
             self.energy.save(self.clock.utc_ms() // 1000)
             k += 1
             if k % 60 == 0:
@@ -195,6 +200,7 @@ class Pdu:
             await self.clock.sleep_ms(1000)
             if ade is None:
                 continue
+            await self.acq.pace(TASK_PACE_US)
             try:
                 chip = []
                 for ph in (0, 1, 2):
@@ -211,6 +217,7 @@ class Pdu:
     async def _environment(self):
         while True:
             for where, d in self.air.items():
+                await self.acq.pace(TASK_PACE_US)
                 try:
                     self.env[where] = await d.measure(self.clock)
                 except Exception:

@@ -6,6 +6,9 @@
 # This module is simulation only: it is never imported by a real board.
 import errno
 
+_UART_CHUNK = 256         # bytes per read of the host descriptor
+_UART_RX_MAX = 4096      # the simulated UART's receive buffer
+
 
 class Pin:
     IN = 0
@@ -312,9 +315,8 @@ class UART:
         self._rx = bytearray()
         self.peer = peer
         if fd is not None:
-            import select
-            self._poll = select.poll()
-            self._poll.register(self._f, select.POLLIN)
+            self._buf = bytearray(_UART_CHUNK)
+            self._bufv = memoryview(self._buf)
 
     def init(self, baudrate=9600, bits=8, parity=None, stop=1, **kw):
         self.baudrate = baudrate
@@ -326,13 +328,17 @@ class UART:
         return self._f.fileno() if self._f else -1
 
     def _pump(self):
+        # the descriptor is non-blocking (sim/main.py --uart-fd): readinto
+        # returns what the line holds, None when it holds nothing
         if self._f is not None:
-            # one byte per poll: MicroPython's file read(n) waits for all n
-            while len(self._rx) < 4096 and self._poll.poll(0):
-                b = self._f.read(1)
-                if not b:
+            while len(self._rx) < _UART_RX_MAX:
+                try:
+                    n = self._f.readinto(self._buf)
+                except OSError:          # the other end closed (EIO on a pseudo-terminal)
                     break
-                self._rx += b
+                if not n:
+                    break
+                self._rx += self._bufv[:n]
 
     def any(self):
         self._pump()

@@ -4,7 +4,8 @@
 #   --seed N            plant seed (repeatable runs)
 #   --virtual           run in virtual time (with --duration)
 #   --duration S        stop after S seconds (default: run until interrupted)
-#   --uart-fd N         host fd of the RS-485 line (a pseudo-terminal made by tools.run)
+#   --uart-fd N         host fd of the RS-485 line: a pseudo-terminal made by tools.run,
+#                       non-blocking (os.set_blocking(fd, False)): sim/hw.UART reads what is there
 #   --uart-path P       its path, for the banner
 #   --fram-file P       backing file of the simulated FRAM (state survives restarts)
 #   --flash-file P      backing file of the simulated record flash

@@ -128,8 +128,11 @@ class Fram(SpiDevice):
             return 0
         lo, hi = self._dlo, self._dhi
         self._f.seek(lo)
+        # no flush(): the unix port's files are unbuffered, so the bytes are in
+        # the host's page cache and survive the process (a kill, a restart);
+        # flush() is an fsync there, 1 ms or far more on a busy disk, inside
+        # the firmware's event loop
         self._f.write(memoryview(self.mem)[lo:hi])
-        self._f.flush()
         self._dlo = self.size
         self._dhi = 0
         return hi - lo

@@ -40,6 +40,7 @@ class Line:
         self.master, self.slave = os.openpty()
         tty.setraw(self.master)
         tty.setraw(self.slave)
+        os.set_blocking(self.master, False)     # the firmware's end (sim/main.py --uart-fd)
         self.path = os.ttyname(self.slave)
 
     def drain(self, quiet=0.3):

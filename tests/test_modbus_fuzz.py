@@ -1,9 +1,22 @@
 """Modbus under fuzz, against the firmware on the unix port in real time with
 both transports running: at least 10,000 random and mutated frames to Modbus
 TCP and 10,000 to Modbus RTU (a pseudo-terminal pair). Afterwards the firmware
-still answers both, its live heap has not grown, overruns are 0, and the worst
-acquisition-poll lateness during each fuzz is printed beside the idle figure
-and is at most one poll period."""
+still answers both, its live heap has not grown and overruns are 0.
+
+Loop lateness, from the firmware's lateness histogram (1 ms buckets, every
+poll counted) over the fuzz and over idle periods just before and just after
+it (as long, together, as the fuzz):
+  * no poll under fuzz is a poll period late;
+  * the worst lateness under fuzz is not above idle's, the worst taken as the
+    99.9th percentile (about the third-worst of the ~2,000 polls of each
+    period), with one bucket of margin (the event loop's timers have 1 ms
+    resolution). Not the single worst poll: the host itself wakes a sleeping
+    process 3-4 ms late now and then, in bursts (a bare MicroPython asyncio
+    loop with the same period shows it), so one such poll lands in either
+    period by chance;
+  * the share of polls held up by 2 ms or more is not above idle's (half a
+    percentage point of margin, for the same hiccups).
+Uplink work that held the loop up would move the whole tail, not one poll."""
 import os
 import random
 import select
@@ -18,6 +31,9 @@ from mbutil import Line, frame, mbap_count
 FRAMES = 10000
 BASE = 40000
 POLL_MS = 10
+HELD_MS = 2                 # a poll this late (ms) or more counts as held up
+SHARE_MARGIN = 0.005
+WORST_Q = 0.999
 GOOD_READ = struct.pack(">BHH", 3, BASE, 2)
 # valid requests the mutations start from (reads, writes, 23, 43/14)
 SEEDS = [GOOD_READ, struct.pack(">BHH", 4, BASE + 70, 125), struct.pack(">BHH", 1, 0, 24),
@@ -60,27 +76,60 @@ def pdu(tmp_path_factory):
     p.stop()
 
 
-def _health(pdu, collect=False):
-    return pdu.req("GET", "/api/v1/health" + ("?collect=1" if collect else ""), pdu.admin)[2]
+def _health(pdu):
+    return pdu.req("GET", "/api/v1/health", pdu.admin)[2]
 
 
-def _idle(pdu):
-    time.sleep(5.2)                     # a window clear of what came before
-    late = []
-    for _ in range(2):
-        time.sleep(5.2)
-        late.append(_health(pdu)["loop_lateness_us"]["recent"])
-    return max(late)
+def _hist(pdu):
+    return _health(pdu)["loop_lateness_us"]["hist_ms"]
+
+
+def _delta(h0, h1):
+    return [b - a for a, b in zip(h0, h1)]
+
+
+def _idle(pdu, s):
+    """The lateness histogram of s seconds with no Modbus traffic."""
+    h0 = _hist(pdu)
+    time.sleep(s)
+    return _delta(h0, _hist(pdu))
+
+
+def _summary(d):
+    """(polls, worst bucket, WORST_Q percentile bucket (ms), share of polls
+    held up by HELD_MS or more)"""
+    n = sum(d)
+    worst = max(k for k in range(len(d)) if d[k]) if n else 0
+    q = 0
+    c = 0
+    for k, v in enumerate(d):
+        c += v
+        if c >= WORST_Q * n:
+            q = k
+            break
+    return n, worst, q, sum(d[HELD_MS:]) / n if n else 0.0
+
+
+def _check_lateness(name, before, fuzz, after):
+    idle = [a + b for a, b in zip(before, after)]
+    ni, wi, qi, si = _summary(idle)
+    nf, wf, qf, sf = _summary(fuzz)
+    print("%s lateness (ms): idle %d polls, p99.9 %d-%d, worst %d-%d, %.2f %% held >= %d ms %s; fuzz %d polls, "
+          "p99.9 %d-%d, worst %d-%d, %.2f %% held %s" % (name, ni, qi, qi + 1, wi, wi + 1, 100 * si, HELD_MS, idle,
+                                                          nf, qf, qf + 1, wf, wf + 1, 100 * sf, fuzz))
+    assert wf < POLL_MS, fuzz
+    assert qf <= qi + 1, (idle, fuzz)
+    assert sf <= si + SHARE_MARGIN, (idle, fuzz)
 
 
 def test_tcp_fuzz(pdu):
-    idle = _idle(pdu)
-    heap0 = _health(pdu, True)["heap"]["alloc"]
+    heap0 = pdu.live_heap(pdu.admin)
+    before = _idle(pdu, 15)
+    h0 = _hist(pdu)
     rnd = random.Random(11)
-    late = []
     sent = 0
     closed = 0
-    t_sample = t0 = time.monotonic()
+    t0 = time.monotonic()
     s = socket.create_connection(("127.0.0.1", pdu.mport), timeout=5)
     while sent < FRAMES:
         # a burst of pipelined frames with valid MBAP headers and fuzzed PDUs
@@ -116,22 +165,19 @@ def test_tcp_fuzz(pdu):
             closed += 1
             sent += 1
             s = socket.create_connection(("127.0.0.1", pdu.mport), timeout=5)
-        if time.monotonic() - t_sample > 4.0:
-            late.append(_health(pdu)["loop_lateness_us"]["recent"])
-            t_sample = time.monotonic()
     s.close()
     dt = time.monotonic() - t0
-    late.append(_health(pdu)["loop_lateness_us"]["recent"])
-    time.sleep(1)
-    h = _health(pdu, True)
-    print("\nModbus TCP fuzz: %d frames in %.1f s (%d malformed headers); lateness idle %.1f ms, fuzz %.1f ms; "
-          "live heap %d -> %d; gc %s" % (sent, dt, closed, idle / 1000, max(late) / 1000, heap0, h["heap"]["alloc"],
-                                         h.get("gc")))
+    fuzz = _delta(h0, _hist(pdu))
+    after = _idle(pdu, 15)
+    heap1 = pdu.live_heap(pdu.admin)
+    h = _health(pdu)
+    print("\nModbus TCP fuzz: %d frames in %.1f s (%d malformed headers); live heap %d -> %d; gc %s"
+          % (sent, dt, closed, heap0, heap1, h.get("gc")))
+    _check_lateness("TCP", before, fuzz, after)
     st = h["uplinks"]["modbus"]
     assert sent >= FRAMES and st["bad_frames"] >= closed
     assert h["overruns"] == 0 and h["failsafe"] is None
-    assert h["heap"]["alloc"] <= heap0 + 16384
-    assert max(late) <= POLL_MS * 1000, late
+    assert heap1 <= heap0 + 16384
     # still answering
     s = socket.create_connection(("127.0.0.1", pdu.mport), timeout=5)
     s.sendall(struct.pack(">HHHB", 7, 0, 6, 1) + GOOD_READ)
@@ -141,13 +187,13 @@ def test_tcp_fuzz(pdu):
 
 def test_rtu_fuzz(pdu):
     line = pdu.line
-    idle = _idle(pdu)
     s0 = _health(pdu)["uplinks"]["modbus_rtu"]
-    heap0 = _health(pdu, True)["heap"]["alloc"]
+    heap0 = pdu.live_heap(pdu.admin)
+    before = _idle(pdu, 30)
+    h0 = _hist(pdu)
     rnd = random.Random(12)
-    late = []
     answered = 0
-    t_sample = t0 = time.monotonic()
+    t0 = time.monotonic()
     for i in range(FRAMES):
         k = rnd.randrange(4)
         if k == 0:          # garbage
@@ -166,25 +212,21 @@ def test_rtu_fuzz(pdu):
             while r:
                 os.read(line.slave, 1024)
                 r, _, _ = select.select([line.slave], [], [], 0.006)
-        if time.monotonic() - t_sample > 4.0:
-            late.append(_health(pdu)["loop_lateness_us"]["recent"])
-            t_sample = time.monotonic()
     dt = time.monotonic() - t0
-    late.append(_health(pdu)["loop_lateness_us"]["recent"])
+    fuzz = _delta(h0, _hist(pdu))
     line.drain()            # replies still on their way to the last fuzzed frames
-    time.sleep(1)
-    h = _health(pdu, True)
+    after = _idle(pdu, 30)
+    heap1 = pdu.live_heap(pdu.admin)
+    h = _health(pdu)
     s1 = h["uplinks"]["modbus_rtu"]
     seen = sum(s1[k] - s0[k] for k in ("frames", "crc_errors", "bad_frames"))
-    print("\nModbus RTU fuzz: %d frames in %.1f s, %d answered, firmware saw %d (%s); lateness idle %.1f ms, "
-          "fuzz %.1f ms; live heap %d -> %d; gc %s" % (FRAMES, dt, answered, seen,
-                                                        {k: s1[k] - s0[k] for k in s1}, idle / 1000,
-                                                        max(late) / 1000, heap0, h["heap"]["alloc"], h.get("gc")))
+    print("\nModbus RTU fuzz: %d frames in %.1f s, %d answered, firmware saw %d (%s); live heap %d -> %d; gc %s"
+          % (FRAMES, dt, answered, seen, {k: s1[k] - s0[k] for k in s1}, heap0, heap1, h.get("gc")))
+    _check_lateness("RTU", before, fuzz, after)
     # 8 ms apart on a pseudo-terminal (no character timing): while the firmware
     # answers one, the next ones may arrive together and count as one bad frame
     # (a late reply is read with the next one: "answered" may count it once for two)
     assert seen >= FRAMES // 2 and s1["replies"] - s0["replies"] >= answered, (seen, s1)
     assert h["overruns"] == 0 and h["failsafe"] is None
-    assert h["heap"]["alloc"] <= heap0 + 16384
-    assert max(late) <= POLL_MS * 1000, late
+    assert heap1 <= heap0 + 16384
     assert line.ask(frame(1, GOOD_READ)) == frame(1, bytes([3, 4]) + b"SunS")

@@ -125,8 +125,13 @@ SCHEMAS = {
                                               "description": "IPv4 addresses or CIDR blocks that may connect"}}},
     "Health": {"type": "object", "required": ["ok", "devices", "overruns", "loop_lateness_us", "failsafe"],
                "properties": {"ok": BOOL, "devices": OBJ, "overruns": INT, "polls": INT,
-                              "loop_lateness_us": {"type": "object", "required": ["worst", "recent"],
-                                                   "properties": {"worst": INT, "recent": INT}},
+                              "loop_lateness_us": {
+                                  "type": "object", "required": ["worst", "recent", "hist_ms"],
+                                  "properties": {"worst": INT, "recent": INT,
+                                                 "hist_ms": {"type": "array", "items": INT, "minItems": 16,
+                                                             "maxItems": 16, "description":
+                                                             "polls since boot by lateness: item k counts "
+                                                             "[k, k+1) ms, the last 15 ms and over"}}},
                               "failsafe": nullable(OBJ), "task_failures": OBJ, "event_seq": INT, "uptime_s": INT,
                               "uplinks": OBJ, "heap": {"type": "object", "properties": {"alloc": INT, "free": INT}}}},
     "Calibration": {"type": "object", "required": ["version"],

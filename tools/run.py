@@ -39,6 +39,7 @@ def main(argv=None):
             return die(PROG, str(e))
 
     master, slave = os.openpty()
+    os.set_blocking(master, False)      # sim/hw.UART reads what is there (sim/main.py)
     tty.setraw(slave)
     attrs = termios.tcgetattr(slave)
     termios.tcsetattr(slave, termios.TCSANOW, attrs)
