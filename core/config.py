@@ -85,12 +85,12 @@ def _core_schema(n_outlets):
             "sntp_server": (str, 0, 64, "pool.ntp.org"),
             "sntp_interval_s": (int, 64, 86400, 3600),
         },
+        # remote write switches (Modbus, SNMP v1/v2c) and allowlists are the
+        # access store's (comms/access.py), beside the credentials: one place
         "snmp": {
-            "write_enable": (bool, None, None, False),
             "trap_host": (str, 0, 64, ""),
         },
         "modbus": {
-            "write_enable": (bool, None, None, False),
             "unit_id": (int, 1, 247, 1),                 # Modbus RTU: this PDU's address on the line
             "rtu_baud": (int, (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200), None, 19200),
             "rtu_parity": (str, ("even", "none"), None, "even"),  # 8E1 (the Modbus default) or 8N1

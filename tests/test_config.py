@@ -15,7 +15,8 @@ def test_schema_sections_and_safe_defaults(cases):
     c = cases["defaults"]
     assert c["generation"] == 0 and c["events"] == 0                # blank chip: defaults, no fault
     assert c["sections"] == ["modbus", "network", "outlets", "protection", "record", "snmp", "system", "time"]
-    assert c["snmp_write"] is False and c["modbus_write"] is False  # remote writes off by default
+    # remote write switches live in the access store only (off by default: tests/test_access.py)
+    assert c["write_keys"] == []
     assert c["record"] == {"period_min": 15, "keep_days": 4, "hourly_months": 6, "daily_years": 2}
     assert c["n_outlets"] == 24
     assert c["outlet7"] == {"name": "", "priority": 5, "power_on_delay_ms": 1500, "power_on": "last"}
@@ -40,7 +41,7 @@ EXPECTED_REFUSALS = [
     ("record.period_min", "record.period_min: 7 not in 1 or 5..60"),
     ("record.period_min", "record.period_min: '15' is str, expected int"),
     ("record.period_min", "record.period_min: 15.0 is float, expected int"),
-    ("modbus.write_enable", "modbus.write_enable: 1 is int, expected bool"),
+    ("time.sntp_enable", "time.sntp_enable: 1 is int, expected bool"),
     ("protection.outlet_cool_s", "protection.outlet_cool_s: 4000.0 not in 1.0..3600.0"),
     ("protection.outlet_cool_s", "protection.outlet_cool_s: nan is not a finite number"),
     ("network.modbus_port", "network.modbus_port: 80 already used by network.http_port"),

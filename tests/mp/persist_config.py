@@ -21,8 +21,8 @@ au = AuditLog(d, clock)
 SCHEMA = make_schema(protection=PROTECTION_SCHEMA)  # the board's schema, as boot builds it
 cfg = Config(d, clock, ev, au, schema=SCHEMA)
 g0 = cfg.load()
-out("defaults", generation=g0, period=cfg.get("record.period_min"), snmp_write=cfg.get("snmp.write_enable"),
-    modbus_write=cfg.get("modbus.write_enable"), outlet7=cfg.section("outlets")["7"],
+out("defaults", generation=g0, period=cfg.get("record.period_min"),
+    write_keys=[p for p in cfg.values if p.endswith("write_enable")], outlet7=cfg.section("outlets")["7"],
     sections=sorted(SCHEMA), n_outlets=len(SCHEMA["outlets"]), record=cfg.section("record"),
     protection=sorted(cfg.section("protection")), network=cfg.section("network"),
     size=len(cfg.serialise(cfg.values)), max_payload=cfg.store.max_payload(), events=ev.next_seq - 1)
@@ -44,7 +44,7 @@ bad_sets = [
     {"record.period_min": 7},
     {"record.period_min": "15"},
     {"record.period_min": 15.0},
-    {"modbus.write_enable": 1},
+    {"time.sntp_enable": 1},
     {"protection.outlet_cool_s": 4000},
     {"protection.outlet_cool_s": float("nan")},
     {"network.modbus_port": 80},
