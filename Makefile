@@ -25,9 +25,11 @@ $(VENV)/.stamp: requirements.txt
 
 venv: $(VENV)/.stamp
 
-# Debian packages the tests use as real clients (promtool, curl, openssl).
-deps:
+# Debian packages the tests use as real clients (promtool, curl, openssl,
+# smitools, snmp), and the IETF base MIB modules Debian leaves out.
+deps: $(VENV)/.stamp
 	@bash tools/ensure_deps.sh
+	@$(PY) -m tools.fetch_mibs
 
 run: $(VENV)/.stamp
 	$(PY) -m tools.run --board $(BOARD) --seed $(SEED) --http-port $(HTTP_PORT) \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests need as real servers and clients (promtool from
-# `prometheus`, curl, openssl). Installs what is missing with apt-get; with
+# `prometheus`, curl, openssl, smilint from `smitools`, net-snmp's tools from
+# `snmp`). Installs what is missing with apt-get; with
 # CI=true a package that cannot be installed fails the run (no test skips for
 # a missing tool).
 set -u
@@ -8,6 +9,8 @@ need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v smilint >/dev/null 2>&1 || need+=(smitools)
+command -v snmptranslate >/dev/null 2>&1 || need+=(snmp)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing Debian packages: ${need[*]}"
 sudo=""
