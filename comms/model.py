@@ -59,14 +59,14 @@ class Model:
         self._hash_gen = -1
 
     # --- pacing -----------------------------------------------------------------------------
-    def pace(self, need_us=PACE_US):
+    def pace(self):
         """Every uplink awaits this between slices of its work (before each
         request's handler, each write, each renderer chunk, each PBKDF2
         round): at once while the next acquisition poll is more than PACE_US
         away, else after the poll (core/acquisition.Acquisition.pace). The
         loop is then late by at most one slice, never by every ready
         uplink task's slice in turn."""
-        return self._acq.pace(need_us)
+        return self._acq.pace(PACE_US)
 
     async def heap(self, collect=False):
         """{"alloc", "free"} bytes of the heap. collect=True (a diagnostic)
